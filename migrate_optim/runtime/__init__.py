@@ -1,0 +1,1 @@
+"""Our own implementation of the MMEngine optimizer-wrapper API (needs torch)."""
