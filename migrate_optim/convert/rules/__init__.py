@@ -1,1 +1,20 @@
-"""The conversion rules, one module per rule, each with a stable id and a docstring citing the spec."""
+"""The conversion rules, one module per rule, each with a stable id and a docstring citing the spec.
+
+A rule module defines ``RULE_ID`` (the id of its main finding; a module may define further
+``*_ID`` constants for distinct findings, all listed in its ``FINDING_IDS``) and
+``apply(t: Translation) -> None``, which reads ``t.cfg`` (the effective 0.x config) and writes
+1.x keys with ``t.set`` / ``t.remove`` and findings with ``t.note`` / ``t.todo``.
+:func:`rules` lists them in the order they run: later rules see what earlier ones wrote through
+``t.get``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+
+def rules() -> list[ModuleType]:
+    """Every rule module, in the order they run."""
+    from migrate_optim.convert.rules import optimizer, optimizer_hook, paramwise
+
+    return [optimizer, optimizer_hook, paramwise]

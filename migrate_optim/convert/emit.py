@@ -1,0 +1,496 @@
+"""Writing a translation back into a file: minimal overrides, reused text, kept comments.
+
+For every top-level key the rules produce, the emitter compares the file's *desired* effective
+1.x value with what its ``_base_`` chain will provide once converted (the same rules applied to
+the bases alone) and writes only the override the file needs: entries the file wrote itself are
+kept, inherited ones are left to the bases, and where a key must disappear it writes the 1.x
+default or, failing that, ``_delete_=True`` with the full value. Values are rendered from their
+original libcst nodes wherever possible, so comments and layout inside them survive; generated
+dicts follow the OpenMMLab (yapf) style.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import libcst as cst
+
+from migrate_optim.convert.static import (
+    DELETE_KEY,
+    ConfigModule,
+    SDict,
+    SEntry,
+    SExpr,
+    SList,
+    SLit,
+    SValue,
+    same,
+)
+from migrate_optim.convert.translation import REMOVE
+
+MAX_WIDTH = 79
+TODO_PREFIX = "# TODO(migrate-optim):"
+
+#: 1.x defaults that let an override drop an inherited key without ``_delete_``:
+#: (path suffix) -> value; ``*`` matches any one key (a GAN sub-wrapper name).
+DEFAULTS: dict[tuple[str, ...], object] = {
+    ("optim_wrapper", "paramwise_cfg"): None,
+    ("optim_wrapper", "clip_grad"): None,
+    ("optim_wrapper", "accumulative_counts"): 1,
+    ("optim_wrapper", "type"): "OptimWrapper",
+    ("optim_wrapper", "constructor"): "DefaultOptimWrapperConstructor",
+    ("optim_wrapper", "*", "clip_grad"): None,
+    ("optim_wrapper", "*", "accumulative_counts"): 1,
+    ("optim_wrapper", "*", "type"): "OptimWrapper",
+    ("optim_wrapper", "*", "paramwise_cfg"): None,
+}
+
+
+def default_for(path: tuple[str, ...]) -> tuple[bool, object]:
+    """Whether ``path`` has a 1.x default that equals the key being absent, and its value."""
+    for pattern, value in DEFAULTS.items():
+        if len(pattern) == len(path) and all(p in ("*", q) for p, q in zip(pattern, path)):
+            return True, value
+    return False, None
+
+
+class NotPortable(Exception):
+    """A value must be written into a file where its text would not mean the same."""
+
+    def __init__(self, value: SValue) -> None:
+        super().__init__(f"value {getattr(value, 'code', '?')!r} cannot be moved here")
+        self.value = value
+
+
+# ---------------------------------------------------------------------------------------------
+# Overrides
+
+
+def owned(entry: SEntry, file: Path | None) -> bool:
+    """Whether the file wrote this entry itself (directly or as the dict it holds)."""
+    return file is not None and (entry.file == file or entry.value.file == file)
+
+
+def override(
+    inherited: SValue | None, desired: SValue, file: Path | None, path: tuple[str, ...]
+) -> SValue | None:
+    """The value a file must assign so that merging it into ``inherited`` gives ``desired``.
+
+    None when nothing is needed. Entries the file wrote itself are always kept.
+    """
+    if inherited is None or inherited is REMOVE:
+        return desired
+    if not (isinstance(desired, SDict) and isinstance(inherited, SDict)):
+        return None if same(inherited, desired) and desired.file != file else desired
+    if desired.delete and desired.file == file:
+        return desired
+    out = SDict(style=desired.style, node=desired.node, file=desired.file, line=desired.line)
+    for key, entry in desired.entries.items():
+        base_v = inherited.get(key)
+        sub_path = path + (key,)
+        if base_v is None:
+            out.entries[key] = entry
+            continue
+        if owned(entry, file):
+            sub = override(base_v, entry.value, file, sub_path)
+            if sub is None:
+                if isinstance(entry.value, SDict):
+                    continue  # none of the file's own entries differ from the base
+                sub = entry.value  # a value the file wrote itself stays, even if equal
+            out.entries[key] = SEntry(key, sub, entry.arg, entry.file, entry.line)
+            continue
+        if same(base_v, entry.value):
+            continue
+        sub = override(base_v, entry.value, file, sub_path)
+        if sub is not None:
+            out.entries[key] = SEntry(key, sub, entry.arg, entry.file, entry.line)
+    for key in inherited.keys():
+        if key in desired.entries:
+            continue
+        has_default, value = default_for(path + (key,))
+        if not has_default:
+            full = desired.copy()
+            full.delete = True
+            return full
+        out.entries[key] = SEntry(key, SLit(value))
+    if not out.entries:
+        return None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+@dataclass
+class Renderer:
+    """Turns values into libcst expressions for one target file."""
+
+    cm: ConfigModule
+    file: Path | None
+
+    def expr(self, value: SValue, indent: int) -> cst.BaseExpression:
+        """A libcst expression for ``value`` whose first line sits at column ``indent``."""
+        if not value.portable_to(self.file):
+            raise NotPortable(value)
+        if isinstance(value, SDict):
+            return self._dict(value, indent)
+        if isinstance(value, SList):
+            return self._list(value, indent)
+        if value.node is not None:
+            return self._reuse(value, indent)
+        if isinstance(value, SLit):
+            return cst.parse_expression(_literal_code(value.value))
+        if isinstance(value, SExpr):
+            return cst.parse_expression(value.code)
+        raise TypeError(f"cannot render {value!r}")
+
+    def _reuse(self, value: SValue, indent: int) -> cst.BaseExpression:
+        node = value.node
+        assert node is not None
+        delta = indent - self._orig_indent(value)
+        return reindent(node, delta) if delta else node
+
+    def _orig_indent(self, value: SValue) -> int:
+        if value.file is None or value.line <= 0:
+            return 0
+        text = self._source_of(value.file)
+        lines = text.splitlines()
+        if value.line > len(lines):
+            return 0
+        line = lines[value.line - 1]
+        return len(line) - len(line.lstrip(" "))
+
+    def _source_of(self, file: Path) -> str:
+        if self.cm.path is not None and file == self.cm.path:
+            return self.cm.source
+        return _SOURCES.get(file, "")
+
+    def _list(self, value: SList, indent: int) -> cst.BaseExpression:
+        if value.node is not None and _all_items_reused(value):
+            return self._reuse(value, indent)
+        items = [self.expr(i, indent + 4) for i in value.items]
+        elements = [cst.Element(i) for i in items]
+        if value.kind == "tuple":
+            if len(elements) == 1:
+                elements[0] = elements[0].with_changes(comma=cst.Comma())
+            return cst.Tuple(elements)
+        return cst.List(elements)
+
+    def _dict(self, value: SDict, indent: int) -> cst.BaseExpression:
+        node = value.node
+        if node is not None and value.file == self.file and isinstance(node, (cst.Call, cst.Dict)):
+            reused = self._reuse_dict(value, node, indent)
+            if reused is not None:
+                return reused
+        if node is not None and value.file != self.file and _is_exact(value):
+            return self._reuse(value, indent)
+        return self._generate_dict(value, indent)
+
+    def _reuse_dict(
+        self, value: SDict, node: cst.Call | cst.Dict, indent: int
+    ) -> cst.BaseExpression | None:
+        """The original call/literal with entries dropped, replaced or appended as needed."""
+        if _is_exact(value):
+            return self._reuse(value, indent)
+        orig_indent = self._orig_indent(value)
+        items = list(node.args if isinstance(node, cst.Call) else node.elements)
+        by_arg = {id(e.arg): e for e in value.entries.values() if e.arg is not None}
+        kept: list[cst.Arg | cst.DictElement] = []
+        new_indent = indent + (_item_indent(node, self.cm) - orig_indent if _multiline(node) else 0)
+        for item in items:
+            key = _item_key(item)
+            if key == DELETE_KEY:
+                if value.delete:
+                    kept.append(item)
+                continue
+            entry = by_arg.get(id(item))
+            if entry is None:
+                continue
+            v = entry.value
+            if v.node is item.value and _is_exact(v):
+                kept.append(item)
+            else:
+                kept.append(item.with_changes(value=self.expr(v, new_indent)))
+        missing = [
+            e
+            for e in value.entries.values()
+            if e.arg is None or id(e.arg) not in {id(i) for i in items}
+        ]
+        if value.delete and not any(_item_key(i) == DELETE_KEY for i in items):
+            missing.insert(0, SEntry(DELETE_KEY, SLit(True)))
+        if not kept and missing:
+            return None
+        kept = [reindent(k, indent - orig_indent) if indent != orig_indent else k for k in kept]
+        if missing:
+            multiline = _multiline(node)
+            item_indent = _item_indent(node, self.cm) - orig_indent + indent if multiline else 0
+            for e in missing:
+                kept.append(self._item(node, e, item_indent))
+            kept = _fix_commas(kept, multiline, item_indent)
+        else:
+            kept = _close_last(kept, node, indent)
+        if isinstance(node, cst.Call):
+            return reindent(node.with_changes(args=[]), indent - orig_indent).with_changes(
+                args=kept
+            )
+        return reindent(node.with_changes(elements=[]), indent - orig_indent).with_changes(
+            elements=kept
+        )
+
+    def _item(
+        self, node: cst.Call | cst.Dict, entry: SEntry, indent: int
+    ) -> cst.Arg | cst.DictElement:
+        value = self.expr(entry.value, indent)
+        if isinstance(node, cst.Call) and entry.key.isidentifier():
+            return cst.Arg(
+                value=value,
+                keyword=cst.Name(entry.key),
+                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+            )
+        return cst.DictElement(key=cst.SimpleString(repr(entry.key)), value=value)
+
+    def _generate_dict(self, value: SDict, indent: int) -> cst.BaseExpression:
+        entries = list(value.entries.values())
+        if value.delete:
+            entries.insert(0, SEntry(DELETE_KEY, SLit(True)))
+        use_call = all(e.key.isidentifier() for e in entries) and value.style != "literal"
+        template: cst.Call | cst.Dict = (
+            cst.Call(func=cst.Name("dict")) if use_call else cst.Dict(elements=[])
+        )
+        # first try one line; fall back to one entry per line
+        flat = [self._item(template, e, indent) for e in entries]
+        flat_node = _with_items(template, _fix_commas(flat, False, 0))
+        code = self.cm.module.code_for_node(flat_node)
+        if "\n" not in code and indent + len(code) <= MAX_WIDTH:
+            return flat_node
+        items = [self._item(template, e, indent + 4) for e in entries]
+        node = _with_items(template, _fix_commas(items, True, indent + 4))
+        if isinstance(node, cst.Call):
+            return node.with_changes(whitespace_before_args=_newline_ws(indent + 4))
+        return node.with_changes(
+            lbrace=cst.LeftCurlyBrace(whitespace_after=_newline_ws(indent + 4))
+        )
+
+
+_SOURCES: dict[Path, str] = {}
+
+
+def remember_source(path: Path | None, text: str) -> None:
+    """Record the text of a file whose nodes may be reused elsewhere (for indentation)."""
+    if path is not None:
+        _SOURCES[path] = text
+
+
+def _literal_code(value: object) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return repr(value)  # e.g. 512.0
+    return repr(value)
+
+
+def _is_exact(value: SValue) -> bool:
+    """Whether ``value`` is exactly what its node says (no entry added, dropped or changed)."""
+    if value.node is None:
+        return False
+    if isinstance(value, SDict):
+        node = value.node
+        if not isinstance(node, (cst.Call, cst.Dict)):
+            return False
+        items = list(node.args if isinstance(node, cst.Call) else node.elements)
+        keys = [_item_key(i) for i in items if _item_key(i) != DELETE_KEY]
+        has_delete = any(_item_key(i) == DELETE_KEY for i in items)
+        if has_delete != value.delete or keys != list(value.entries):
+            return False
+        for item, entry in zip(
+            [i for i in items if _item_key(i) != DELETE_KEY], value.entries.values()
+        ):
+            if (
+                entry.arg is not item
+                or entry.value.node is not item.value
+                or not _is_exact(entry.value)
+            ):
+                return False
+        return True
+    if isinstance(value, SList):
+        return _all_items_reused(value)
+    return True
+
+
+def _all_items_reused(value: SList) -> bool:
+    node = value.node
+    if not isinstance(node, (cst.List, cst.Tuple)) or len(node.elements) != len(value.items):
+        return False
+    return all(el.value is i.node and _is_exact(i) for el, i in zip(node.elements, value.items))
+
+
+def _item_key(item: cst.Arg | cst.DictElement | cst.BaseElement) -> str | None:
+    if isinstance(item, cst.Arg):
+        return item.keyword.value if item.keyword is not None else None
+    if isinstance(item, cst.DictElement) and isinstance(item.key, cst.SimpleString):
+        v = item.key.evaluated_value
+        return v if isinstance(v, str) else None
+    return None
+
+
+def _multiline(node: cst.Call | cst.Dict) -> bool:
+    return "\n" in cst.Module(body=[]).code_for_node(node)
+
+
+def _item_indent(node: cst.Call | cst.Dict, cm: ConfigModule) -> int:
+    """The column of the node's items when they sit on lines of their own."""
+    items = list(node.args if isinstance(node, cst.Call) else node.elements)
+    for ws in [_ws_before_first(node)] + [
+        getattr(i.comma, "whitespace_after", None) for i in items
+    ]:
+        if isinstance(ws, cst.ParenthesizedWhitespace):
+            return len(ws.last_line.value)
+    return 4
+
+
+def _ws_before_first(node: cst.Call | cst.Dict) -> object:
+    if isinstance(node, cst.Call):
+        return node.whitespace_before_args
+    return node.lbrace.whitespace_after
+
+
+def _newline_ws(indent: int) -> cst.ParenthesizedWhitespace:
+    return cst.ParenthesizedWhitespace(
+        first_line=cst.TrailingWhitespace(),
+        empty_lines=[],
+        indent=True,
+        last_line=cst.SimpleWhitespace(" " * indent),
+    )
+
+
+def _fix_commas(items: list, multiline: bool, indent: int) -> list:
+    """Commas between items: a newline plus ``indent`` when multi-line; none after the last."""
+    out = []
+    for i, item in enumerate(items):
+        last = i == len(items) - 1
+        comma = item.comma
+        if last:
+            if isinstance(comma, cst.Comma) and isinstance(
+                comma.whitespace_after, cst.ParenthesizedWhitespace
+            ):
+                ws = comma.whitespace_after
+                if ws.first_line.comment is not None or ws.empty_lines:
+                    # keep the comment: the trailing comma stays, the closing bracket moves to
+                    # the start of the next line
+                    out.append(
+                        item.with_changes(
+                            comma=comma.with_changes(
+                                whitespace_after=ws.with_changes(
+                                    last_line=cst.SimpleWhitespace(" " * max(indent - 4, 0))
+                                )
+                            )
+                        )
+                    )
+                    continue
+            out.append(item.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+            continue
+        if isinstance(comma, cst.Comma) and (
+            not multiline or isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace)
+        ):
+            out.append(item)
+            continue
+        ws = _newline_ws(indent) if multiline else cst.SimpleWhitespace(" ")
+        out.append(item.with_changes(comma=cst.Comma(whitespace_after=ws)))
+    return out
+
+
+def _close_last(items: list, node: cst.Call | cst.Dict, indent: int) -> list:
+    """After dropping items, the new last item takes the closing layout of the old last one."""
+    if not items:
+        return items
+    orig = list(node.args if isinstance(node, cst.Call) else node.elements)
+    last_orig = orig[-1]
+    if items[-1] is last_orig:
+        return items
+    item = items[-1]
+    comma = item.comma
+    if isinstance(comma, cst.Comma) and isinstance(
+        comma.whitespace_after, cst.ParenthesizedWhitespace
+    ):
+        ws = comma.whitespace_after
+        if ws.first_line.comment is not None:
+            closing = cst.SimpleWhitespace(" " * indent)
+            return items[:-1] + [
+                item.with_changes(
+                    comma=comma.with_changes(
+                        whitespace_after=ws.with_changes(empty_lines=[], last_line=closing)
+                    )
+                )
+            ]
+    return items[:-1] + [item.with_changes(comma=last_orig.comma)]
+
+
+def _with_items(template: cst.Call | cst.Dict, items: list) -> cst.Call | cst.Dict:
+    if isinstance(template, cst.Call):
+        return template.with_changes(args=items)
+    return template.with_changes(elements=items)
+
+
+class _Reindent(cst.CSTTransformer):
+    def __init__(self, delta: int) -> None:
+        self.delta = delta
+
+    def _shift(self, ws: cst.SimpleWhitespace) -> cst.SimpleWhitespace:
+        if self.delta >= 0:
+            return cst.SimpleWhitespace(ws.value + " " * self.delta)
+        cut = min(-self.delta, len(ws.value) - len(ws.value.lstrip(" ")))
+        return cst.SimpleWhitespace(ws.value[cut:])
+
+    def leave_ParenthesizedWhitespace(
+        self, original: cst.ParenthesizedWhitespace, updated: cst.ParenthesizedWhitespace
+    ) -> cst.ParenthesizedWhitespace:
+        return updated.with_changes(
+            last_line=self._shift(updated.last_line),
+            empty_lines=[
+                el.with_changes(whitespace=self._shift(el.whitespace)) if el.comment else el
+                for el in updated.empty_lines
+            ],
+        )
+
+
+def reindent(node: cst.CSTNode, delta: int) -> cst.CSTNode:
+    """Shift every continuation line inside ``node`` by ``delta`` columns (strings untouched)."""
+    if delta == 0:
+        return node
+    return node.visit(_Reindent(delta))
+
+
+# ---------------------------------------------------------------------------------------------
+# Statements
+
+
+def assign(key: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
+    """A fresh ``key = value`` statement."""
+    return cst.SimpleStatementLine(
+        body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(key))], value=value)]
+    )
+
+
+def todo_lines(messages: list[str], existing: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
+    """TODO comment lines for ``messages`` not already present in ``existing``."""
+    have = {el.comment.value for el in existing if el.comment is not None}
+    out = []
+    for m in messages:
+        text = f"{TODO_PREFIX} {m}"
+        if text not in have:
+            out.append(cst.EmptyLine(comment=cst.Comment(text)))
+            have.add(text)
+    return out
+
+
+def removed_comments(stmt: cst.SimpleStatementLine) -> list[cst.EmptyLine]:
+    """The comments of a statement being deleted, as lines to keep before the next statement."""
+    lines = list(stmt.leading_lines)
+    tw = stmt.trailing_whitespace
+    if tw.comment is not None:
+        lines.append(cst.EmptyLine(comment=tw.comment))
+    return lines
+
+
+StatementEdit = Callable[[cst.SimpleStatementLine], list[cst.SimpleStatementLine]]

@@ -1,0 +1,157 @@
+"""MO105 ``paramwise_cfg``: keep mmcv's meaning under MMEngine's DefaultOptimWrapperConstructor.
+
+Spec §3.3 (differences 2-5) and §7 rule 8. mmcv treated a missing ``*_decay_mult`` as 1.0 and
+checked norm -> depthwise conv -> bias; MMEngine treats a missing mult as "not set" and checks
+norm -> bias -> depthwise conv -> flat. So, for every ``paramwise_cfg`` that reaches the default
+constructor (a single wrapper or each GAN sub-wrapper):
+
+* ``bias_decay_mult`` set, ``norm_decay_mult`` not: add ``norm_decay_mult=1.0`` (otherwise
+  MMEngine would give norm biases the bias mult);
+* ``bias_decay_mult`` differing from the depthwise-conv mult mmcv used for depthwise biases
+  (``dwconv_decay_mult`` or 1.0): warn; only ``custom_keys`` could restore it, and whether the
+  model has depthwise convs is not visible in the config;
+* ``flat_decay_mult``: mmcv ignored it, so drop it (it would start acting in 1.x);
+* ``custom_keys`` entries: mmcv read only ``lr_mult``/``decay_mult``; MMEngine copies every key
+  into the param group, so the others are dropped;
+* frozen parameters: mmcv kept them as groups, MMEngine skips them (info: 0.x optimizer
+  state dicts will not load).
+
+Configs with a non-default constructor are left alone apart from a finding: their 1.x
+constructor defines its own meaning.
+"""
+
+from __future__ import annotations
+
+from migrate_optim.convert.findings import Severity
+from migrate_optim.convert.static import SDict, SLit, SValue, lit
+from migrate_optim.convert.translation import Translation
+
+RULE_ID = "MO105"
+FINDING_IDS = (RULE_ID,)
+
+DEFAULT_CONSTRUCTORS = {None, "DefaultOptimWrapperConstructor", "DefaultOptimizerConstructor"}
+
+
+def apply(t: Translation) -> None:
+    """Rewrite every paramwise_cfg of the 1.x wrapper(s) built by earlier rules."""
+    wrapper = t.get("optim_wrapper")
+    if not isinstance(wrapper, SDict) or "optim_wrapper" not in t.out:
+        return
+    changed = False
+    top = wrapper.copy()
+    if "paramwise_cfg" in top:
+        new = _fix_wrapper(t, top)
+        changed |= new is not top
+        top = new
+    for name, sub in list(top.items()):
+        if isinstance(sub, SDict) and "paramwise_cfg" in sub and "optimizer" in sub:
+            new_sub = _fix_wrapper(t, sub)
+            if new_sub is not sub:
+                top.set(name, new_sub, like=top.entry(name))
+                changed = True
+    if changed:
+        t.set("optim_wrapper", top)
+
+
+def _fix_wrapper(t: Translation, wrapper: SDict) -> SDict:
+    pw_entry = wrapper.entry("paramwise_cfg")
+    assert pw_entry is not None
+    pw = pw_entry.value
+    ctor = wrapper.get("constructor")
+    ctor_name = ctor.value if isinstance(ctor, SLit) else (None if ctor is None else "?")
+    if ctor_name not in DEFAULT_CONSTRUCTORS and ctor_name != "MultiOptimWrapperConstructor":
+        t.note(
+            RULE_ID,
+            Severity.INFO,
+            f"paramwise_cfg copied as is for constructor {ctor_name!r}: its 1.x version "
+            "defines the meaning",
+            at=pw_entry,
+        )
+        return wrapper
+    if not isinstance(pw, SDict):
+        if isinstance(pw, SLit) and pw.value is None:
+            return wrapper
+        t.todo(
+            RULE_ID,
+            "`paramwise_cfg` is not a dict literal: its mmcv meaning cannot be checked",
+            key="optim_wrapper",
+            at=pw_entry,
+        )
+        return wrapper
+    new_pw = pw.copy()
+    bias = new_pw.get("bias_decay_mult")
+    norm = new_pw.get("norm_decay_mult")
+    dwconv = new_pw.get("dwconv_decay_mult")
+    if bias is not None and norm is None:
+        new_pw.set("norm_decay_mult", lit(1.0))
+        t.note(
+            RULE_ID,
+            Severity.INFO,
+            "added norm_decay_mult=1.0: with only bias_decay_mult set, MMEngine would also "
+            "apply it to norm-layer biases (mmcv used 1.0)",
+            at=new_pw.entry("bias_decay_mult"),
+        )
+    if bias is not None:
+        dw_value = _number(dwconv) if dwconv is not None else 1.0
+        if _number(bias) is None or dw_value is None or _number(bias) != dw_value:
+            t.note(
+                RULE_ID,
+                Severity.WARNING,
+                "depthwise-conv biases get bias_decay_mult in MMEngine but "
+                f"{'dwconv_decay_mult' if dwconv is not None else 'a mult of 1.0'} in mmcv; "
+                "if the model has depthwise convs, restore it with custom_keys",
+                at=new_pw.entry("bias_decay_mult"),
+            )
+    flat = new_pw.entry("flat_decay_mult")
+    if flat is not None:
+        new_pw.entries.pop("flat_decay_mult")
+        t.note(
+            RULE_ID,
+            Severity.WARNING,
+            "flat_decay_mult dropped: mmcv ignored it, MMEngine would apply it",
+            at=flat,
+        )
+    ck_entry = new_pw.entry("custom_keys")
+    if ck_entry is not None and isinstance(ck_entry.value, SDict):
+        ck = ck_entry.value.copy()
+        changed = False
+        for key, opts in list(ck.items()):
+            if not isinstance(opts, SDict):
+                continue
+            extra = [k for k in opts.keys() if k not in ("lr_mult", "decay_mult")]
+            if extra:
+                ck.set(key, opts.without(*extra), like=ck.entry(key))
+                changed = True
+                t.note(
+                    RULE_ID,
+                    Severity.WARNING,
+                    f"custom_keys[{key!r}]: {', '.join(extra)} dropped: mmcv read only "
+                    "lr_mult/decay_mult, MMEngine would set them on the param group",
+                    at=ck.entry(key),
+                )
+        if changed:
+            new_pw.set("custom_keys", ck, like=ck_entry)
+    t.note(
+        RULE_ID,
+        Severity.INFO,
+        "frozen parameters (requires_grad=False) are no longer added to the optimizer with "
+        "paramwise_cfg: 0.x optimizer state dicts will not load into 1.x",
+        at=pw_entry,
+    )
+    if _unchanged(pw, new_pw):
+        return wrapper
+    out = wrapper.copy()
+    out.set("paramwise_cfg", new_pw, like=pw_entry)
+    return out
+
+
+def _number(v: SValue | None) -> float | None:
+    if isinstance(v, SLit) and isinstance(v.value, (int, float)) and not isinstance(v.value, bool):
+        return float(v.value)
+    return None
+
+
+def _unchanged(a: SDict, b: SDict) -> bool:
+    return list(a.entries) == list(b.entries) and all(
+        a.entries[k] is b.entries[k] for k in a.entries
+    )
