@@ -97,11 +97,16 @@ class EngineOptions:
 
 @dataclass(frozen=True)
 class InputFile:
-    """One input: a path as given (or found under ``root``), or standard input."""
+    """One input: a path as given (or found under ``root``), or standard input.
+
+    ``problem`` is set when discovery already knows the input cannot be read (a directory of
+    the walk that cannot be listed).
+    """
 
     path: Path
     root: Path | None = None
     stdin: bool = False
+    problem: str | None = None
 
     @property
     def display(self) -> str:
@@ -280,8 +285,11 @@ def _hidden(name: str) -> bool:
     return name.startswith(".") or name == "__pycache__"
 
 
-def walk(root: Path, exclude: Path | None = None) -> tuple[list[Path], list[Path]]:
-    """The ``*.py`` files under ``root`` and its other files, both sorted.
+def walk(
+    root: Path, exclude: Path | None = None
+) -> tuple[list[Path], list[Path], list[tuple[Path, OSError]]]:
+    """The ``*.py`` files under ``root``, its other files, and the directories that could not
+    be listed (with why), each sorted.
 
     Skips hidden entries and ``__pycache__``, does not descend into symlinked directories, and
     skips ``exclude`` (the out-dir, when it lies inside an input tree).
@@ -289,7 +297,13 @@ def walk(root: Path, exclude: Path | None = None) -> tuple[list[Path], list[Path
     excluded = os.path.realpath(exclude) if exclude is not None else None
     py_files: list[Path] = []
     others: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    unlisted: list[tuple[Path, OSError]] = []
+
+    def onerror(exc: OSError) -> None:
+        # os.walk would skip an unreadable directory without a word.
+        unlisted.append((Path(exc.filename), exc))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
         dirnames[:] = sorted(
             d
             for d in dirnames
@@ -300,7 +314,7 @@ def walk(root: Path, exclude: Path | None = None) -> tuple[list[Path], list[Path
             if _hidden(name):
                 continue
             (py_files if name.endswith(".py") else others).append(Path(dirpath, name))
-    return sorted(py_files), sorted(others)
+    return sorted(py_files), sorted(others), sorted(unlisted, key=lambda item: item[0])
 
 
 def discover(
@@ -328,9 +342,14 @@ def discover(
             continue
         path = Path(arg)
         if path.is_dir():
-            py_files, other_files = walk(path, exclude)
-            for f in py_files:
-                add(InputFile(f, root=path))
+            py_files, other_files, unlisted = walk(path, exclude)
+            found = [InputFile(f, root=path) for f in py_files]
+            found += [
+                InputFile(d, root=path, problem=f"cannot list directory: {_os_cause(exc)}")
+                for d, exc in unlisted
+            ]
+            for item in sorted(found, key=lambda item: item.path):
+                add(item)
             others.extend((f, path) for f in other_files)
         else:
             add(InputFile(path))
@@ -635,6 +654,8 @@ def _same_file(reported: str, job: _Job) -> bool:
 def _convert(job: _Job, converter: SourceConverter, stdin: BinaryIO | bytes | None) -> None:
     """Read, check and convert one input; sets ``job.error`` instead of raising."""
     try:
+        if job.input.problem is not None:
+            raise ConvertError(job.name, 1, job.input.problem)
         if job.input.stdin:
             data = stdin if isinstance(stdin, bytes) else (stdin.read() if stdin else b"")
             job.source = decode_source(data, job.name)

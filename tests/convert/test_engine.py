@@ -100,7 +100,7 @@ def test_walk_is_sorted_recursive_and_skips_hidden_and_pycache(cwd):
     for name in [".hidden/h.py", "__pycache__/p.py", ".dot.py", "sub/.git/g.py"]:
         write(cwd / "t" / name, "x = 1\n")
     (cwd / "out").mkdir()
-    py_files, others = walk(Path("t"))
+    py_files, others, unlisted = walk(Path("t"))
     assert [str(p) for p in py_files] == [
         "t/_base_/m.py",
         "t/a.py",
@@ -109,6 +109,7 @@ def test_walk_is_sorted_recursive_and_skips_hidden_and_pycache(cwd):
         "t/sub/z.py",
     ]
     assert [str(p) for p in others] == ["t/README.md"]
+    assert unlisted == []
 
 
 def test_walk_excludes_the_out_dir(cwd):
@@ -317,7 +318,31 @@ def test_bad_inputs_found_by_a_walk_fail_alone(cwd):
     }
 
 
-def test_a_directory_or_fifo_named_as_a_file_is_refused(cwd):
+def test_a_directory_that_cannot_be_listed_fails_alone(cwd, monkeypatch):
+    write(cwd / "t/a.py", OLD)
+    write(cwd / "t/locked/b.py", OLD)
+    real = engine.os.walk
+
+    def walk_as_user(top, onerror=None, **kwargs):
+        # What os.walk does for a directory it may not list (root may list anything).
+        for dirpath, dirnames, filenames in real(top, onerror=onerror, **kwargs):
+            if dirpath.endswith("locked"):
+                onerror(PermissionError(13, "Permission denied", dirpath))
+                dirnames[:], filenames[:] = [], []
+                continue
+            yield dirpath, dirnames, filenames
+
+    monkeypatch.setattr(engine.os, "walk", walk_as_user)
+    report = go(["t"])
+    monkeypatch.undo()
+    assert [e.format() for e in report.errors] == [
+        "t/locked:1: error: cannot list directory: permission denied"
+    ]
+    assert (cwd / "t/a.py").read_text() == NEW
+    assert report.summary["failed"] == 1 and report.exit_code == ExitCode.FAILED
+
+
+def test_a_fifo_is_refused_without_blocking(cwd):
     os.mkfifo(cwd / "pipe.py")
     report = go(["pipe.py"])  # must not block reading the FIFO
     assert [e.format() for e in report.errors] == ["pipe.py:1: error: not a regular file"]
