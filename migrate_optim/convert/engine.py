@@ -575,7 +575,7 @@ def _check_writable(target: Path, st: os.stat_result | None, name: str) -> None:
     try:
         now = os.stat(target)
     except OSError as exc:
-        raise ConvertError(name, 1, f"cannot write: {_os_cause(exc)}; not written") from None
+        raise ConvertError(name, 1, f"cannot write: {_os_cause(exc)}") from None
     # Mode bits as well as access(): a replace needs only the directory to be writable, and
     # root passes access() anyway, but a file with no write bit was meant to stay as it is.
     if not (now.st_mode & 0o222) or not os.access(target, os.W_OK):
@@ -829,8 +829,11 @@ def _write_mirror(
     for src in [f for f, _ in others] + [Path(b) for b in bases]:
         dest = dest_of(src)
         try:
+            st = os.stat(src)
+            if not stat.S_ISREG(st.st_mode):
+                continue  # a FIFO or socket: reading could block, and it is no config
             data = _read_bytes(src)
-            mode = stat.S_IMODE(os.stat(src).st_mode)
+            mode = stat.S_IMODE(st.st_mode)
         except OSError as exc:
             report.copy_errors.append(_io_error(display_name(src), exc, "copy"))
             continue

@@ -489,6 +489,8 @@ def test_out_dir_mirrors_the_tree_with_bases_outside_the_input(cwd):
     write(cwd / "configs/det/same.py", "x = 1\n")
     write(cwd / "configs/det/notes.md", "# notes\n")
     write(cwd / "configs/det/broken.py", "x = (\n")
+    os.mkfifo(cwd / "configs/det/pipe")  # copying must not block on it
+    (cwd / "configs/det/gone.md").symlink_to("nowhere.md")
     os.chmod(child, 0o640)
     before = {p: p.read_bytes() for p in cwd.rglob("*") if p.is_file()}
 
@@ -515,7 +517,8 @@ def test_out_dir_mirrors_the_tree_with_bases_outside_the_input(cwd):
         "out/det/notes.md",
     ]
     assert [e.format() for e in report.errors] == [
-        "configs/det/broken.py:1: error: syntax error: '(' was never closed"
+        "configs/det/broken.py:1: error: syntax error: '(' was never closed",
+        "configs/det/gone.md:1: error: cannot copy: no such file or directory",
     ]
 
 
