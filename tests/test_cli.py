@@ -1,0 +1,252 @@
+"""Tests of the ``migrate-optim`` command line (CliRunner and a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from migrate_optim.cli import main
+from migrate_optim.convert import engine
+from tests.convert.test_engine import NEW, OLD, FakeConverter, write
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class RecordingConverter(FakeConverter):
+    """The fake converter, remembering the options each instance was built with."""
+
+    built: list = []
+
+    def __init__(self, options=None) -> None:
+        super().__init__(options)
+        RecordingConverter.built.append(self.options)
+
+
+@pytest.fixture
+def cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    RecordingConverter.built = []
+    monkeypatch.setattr(engine, "Converter", RecordingConverter)
+    return tmp_path
+
+
+def cli(*args, input=None):
+    return CliRunner().invoke(main, ["convert", *args], input=input)
+
+
+def test_help_documents_the_exit_codes():
+    for args in (["--help"], ["convert", "--help"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0
+        assert "  0  done, or nothing to do" in result.output
+        assert "  1  changes needed (--check, --diff)" in result.output
+        assert "  2  some input could not be handled" in result.output
+
+
+def test_convert_in_place(cwd):
+    write(cwd / "c/a.py", OLD)
+    write(cwd / "c/b.py", "x = 1\n")
+    result = cli("c")
+    assert result.exit_code == 0
+    assert (cwd / "c/a.py").read_text() == NEW
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "converted c/a.py",
+        "2 files scanned: 1 changed, 1 unchanged, 0 with findings, 0 failed",
+    ]
+    assert RecordingConverter.built[0].codebase is None
+
+
+def test_check_mode(cwd):
+    write(cwd / "a.py", OLD)
+    result = cli("--check", "a.py")
+    assert result.exit_code == 1
+    assert (cwd / "a.py").read_text() == OLD
+    assert result.stderr.splitlines() == [
+        "would convert a.py",
+        "1 file scanned: 1 would change, 0 unchanged, 0 with findings, 0 failed",
+    ]
+    write(cwd / "a.py", NEW)
+    assert cli("--check", "a.py").exit_code == 0
+
+
+@pytest.mark.parametrize("flags", [["--diff"], ["--diff", "--check"]])
+def test_diff_mode(cwd, flags):
+    write(cwd / "a.py", OLD)
+    result = cli(*flags, "a.py")
+    assert result.exit_code == 1
+    assert result.stdout == f"--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-{OLD}+{NEW}"
+    assert (cwd / "a.py").read_text() == OLD
+
+
+def test_out_dir_mode(cwd):
+    write(cwd / "c/_base_/b.py", "x = 1\n")
+    write(cwd / "c/d/a.py", "_base_ = '../_base_/b.py'\n" + OLD)
+    result = cli("--out-dir", "out", "c/d")
+    assert result.exit_code == 0, result.output
+    assert (cwd / "out/d/a.py").read_text() == "_base_ = '../_base_/b.py'\n" + NEW
+    assert (cwd / "out/_base_/b.py").read_text() == "x = 1\n"
+    assert (cwd / "c/d/a.py").read_text() == "_base_ = '../_base_/b.py'\n" + OLD
+    assert result.stderr.splitlines() == [
+        "converted c/d/a.py -> out/d/a.py",
+        "1 file scanned: 1 changed, 0 unchanged, 0 with findings, 0 failed; 1 other file copied",
+    ]
+
+
+@pytest.mark.parametrize("flag", ["--diff", "--check"])
+def test_out_dir_excludes_diff_and_check(cwd, flag):
+    write(cwd / "a.py", OLD)
+    result = cli("--out-dir", "out", flag, "a.py")
+    assert result.exit_code == 2
+    assert "--out-dir cannot be combined with --diff or --check" in result.stderr
+    assert not (cwd / "out").exists()
+
+
+def test_bad_input_is_one_line_and_the_rest_is_converted(cwd):
+    write(cwd / "a.py", OLD)
+    write(cwd / "bad.py", b"x = 1\ny = '\xff'\n")
+    write(cwd / "z.py", OLD)
+    long_dir = "d" * 120
+    write(cwd / long_dir / "e.py", b"")
+    result = cli(".", "missing.py")
+    assert result.exit_code == 2
+    assert (cwd / "a.py").read_text() == NEW and (cwd / "z.py").read_text() == NEW
+    assert (cwd / "bad.py").read_bytes() == b"x = 1\ny = '\xff'\n"
+    assert result.stderr.splitlines() == [
+        "converted a.py",
+        "bad.py:2: error: not valid UTF-8: byte 0xff at column 6",
+        # One line whatever the terminal width.
+        f"{long_dir}/e.py:1: error: empty file (0 bytes): nothing to convert",
+        "converted z.py",
+        "missing.py:1: error: no such file or directory",
+        "5 files scanned: 2 changed, 0 unchanged, 0 with findings, 3 failed",
+    ]
+
+
+def test_failure_beats_changes_in_check_mode(cwd):
+    write(cwd / "a.py", OLD)
+    assert cli("--check", "a.py", "missing.py").exit_code == 2
+
+
+def test_findings_print_with_their_rule_id(cwd):
+    write(cwd / "a.py", "x = 1  # FINDING [not markup] :smile:\n")
+    result = cli("a.py")
+    assert result.exit_code == 0
+    assert "a.py:1: warning [fake-rule] kept as it was" in result.stderr.splitlines()
+    assert "1 with findings" in result.stderr
+
+
+def test_quiet_prints_only_errors(cwd):
+    write(cwd / "a.py", OLD + "x = 1  # FINDING\n")
+    result = cli("-q", "a.py", "nope.py")
+    assert result.exit_code == 2
+    assert result.stderr == "nope.py:1: error: no such file or directory\n"
+    assert (cwd / "a.py").read_text() == NEW + "x = 1  # FINDING\n"
+
+
+def test_stdin_to_stdout(cwd):
+    result = cli("-", input=OLD.encode())
+    assert result.exit_code == 0
+    assert result.stdout == NEW
+    assert RecordingConverter.built and cli("--check", "-", input=OLD).exit_code == 1
+    bad = cli("-", input=b"\0")
+    assert (bad.exit_code, bad.stdout) == (2, "")
+    assert bad.stderr.splitlines()[0] == "<stdin>:1: error: binary file: NUL byte at column 1"
+
+
+def test_json_report(cwd):
+    write(cwd / "a.py", OLD + "x = 1  # FINDING\n")
+    write(cwd / "b.py", b"")
+    result = cli("--json", "--diff", "a.py", "b.py")
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    assert data["summary"] == {
+        "scanned": 2,
+        "changed": 1,
+        "unchanged": 0,
+        "with_findings": 1,
+        "failed": 1,
+    }
+    assert data["files"][0]["diff"].startswith("--- a/a.py\n+++ b/a.py\n")
+    assert data["files"][1]["error"]["message"] == (
+        "b.py:1: error: empty file (0 bytes): nothing to convert"
+    )
+    assert data["findings"] == [
+        {
+            "path": "a.py",
+            "line": 2,
+            "rule_id": "fake-rule",
+            "severity": "warning",
+            "message": "kept as it was",
+        }
+    ]
+    # Errors still reach stderr; the summary does not.
+    assert result.stderr == "b.py:1: error: empty file (0 bytes): nothing to convert\n"
+
+
+def test_json_with_stdin_output_is_refused(cwd):
+    result = cli("--json", "-", input=OLD)
+    assert result.exit_code == 2
+    assert "--json needs stdout" in result.stderr
+
+
+def test_codebase_option(cwd):
+    write(cwd / "a.py", OLD)
+    assert cli("--codebase", "mmseg", "a.py").exit_code == 0
+    assert RecordingConverter.built[-1].codebase == "mmseg"
+    bad = cli("--codebase", "mmfoo", "a.py")
+    assert bad.exit_code == 2 and "mmfoo" in bad.stderr
+
+
+def test_verify_without_the_extra_fails_before_writing(cwd, monkeypatch):
+    write(cwd / "a.py", OLD)
+    # None in sys.modules makes the import fail, as it does without the extra.
+    monkeypatch.setitem(sys.modules, "migrate_optim.verify.api", None)
+    result = cli("--verify", "a.py")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "error: --verify requires the verify extra (pip install 'migrate-optim[verify]')"
+    )
+    assert (cwd / "a.py").read_text() == OLD
+
+
+def test_verify_with_the_extra_does_not_ask_for_it(cwd, monkeypatch):
+    import types
+
+    write(cwd / "a.py", OLD)
+    monkeypatch.setitem(sys.modules, "migrate_optim.verify.api", types.ModuleType("api"))
+    result = cli("--verify", "a.py")
+    assert "requires the verify extra" not in result.stderr
+
+
+def _subprocess(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_convert_in_a_real_process_does_not_import_torch(tmp_path):
+    write(tmp_path / "a.py", "x = 1\n")
+    write(tmp_path / "bad.py", "x = (\n")
+    proc = _subprocess("-X", "importtime", "-m", "migrate_optim.cli", "convert", ".", cwd=tmp_path)
+    assert proc.returncode == 2
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "migrate_optim.convert.engine" in imported  # the import log is read right
+    assert not {m for m in imported if m == "torch" or m.startswith("torch.")}
+    messages = [line for line in proc.stderr.splitlines() if not line.startswith("import time:")]
+    assert messages == [
+        "bad.py:1: error: syntax error: '(' was never closed",
+        "2 files scanned: 0 changed, 1 unchanged, 0 with findings, 1 failed",
+    ]
