@@ -105,8 +105,9 @@ CUSTOM = {
     'head': dict(lr_mult=0.1, decay_mult=0.5, weight_decay=0.3, momentum=0.5),
     'backbone.bn': dict(lr_mult=2.0),
     # equal length 4: 'gn.w' < 'neck' alphabetically, so 'gn.w' wins for neck.gn.weight
-    'gn.w': dict(lr_mult=3.0),
+    # (listed second so that insertion order alone would pick 'neck')
     'neck': dict(lr_mult=4.0, decay_mult=0.0),
+    'gn.w': dict(lr_mult=3.0),
 }
 
 

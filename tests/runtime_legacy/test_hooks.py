@@ -16,6 +16,7 @@ from migrate_optim.runtime.legacy import (
     GradientCumulativeOptimizerHook,
     LegacyRunner,
     OptimizerHook,
+    build_legacy_runner,
     build_optimizer_hook,
 )
 
@@ -351,3 +352,29 @@ def test_fp16_on_cuda_uses_float16_autocast_and_cuda_scaler() -> None:
     assert seen['dtype'] == torch.float16
     assert hook.device_type == 'cuda'
     assert hook.loss_scaler.get_scale() == 65536.0
+
+
+def test_build_legacy_runner_from_a_0x_config() -> None:
+    cfg = dict(
+        optimizer=dict(type='SGD', lr=LR, momentum=0.9, weight_decay=1e-4,
+                       paramwise_cfg=dict(bias_decay_mult=0.0)),
+        optimizer_config=dict(type='GradientCumulativeOptimizerHook', cumulative_iters=2,
+                              grad_clip=dict(max_norm=1.0)),
+        runner=dict(type='EpochBasedRunner', max_epochs=2),
+    )
+    model = make_model()
+    runner = build_legacy_runner(model, cfg, 'mmdet', iters_per_epoch=3)
+    assert runner.max_iters == 6
+    assert isinstance(runner.optimizer, torch.optim.SGD) and len(runner.optimizer.param_groups) == 4
+    [hook] = runner.hooks
+    assert type(hook) is GradientCumulativeOptimizerHook and hook.cumulative_iters == 2
+    runner.run(forward)
+    assert runner.iter == 6 and runner.epoch == 2
+    with pytest.raises(ValueError, match='iters_per_epoch'):
+        build_legacy_runner(make_model(), cfg, 'mmdet')
+    with pytest.raises(ValueError):
+        build_legacy_runner(make_model(), cfg, 'mmgen')
+    seg = build_legacy_runner(
+        make_model(), dict(cfg, optimizer_config=dict(), runner=None, total_iters=4), 'mmseg'
+    )
+    assert seg.max_iters == 4 and type(seg.hooks[0]) is OptimizerHook

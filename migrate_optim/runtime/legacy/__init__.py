@@ -45,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     'build_optimizer_hook': 'hooks',
     'wrap_fp16_model': 'hooks',
     'LegacyRunner': 'loop',
+    'build_legacy_runner': 'loop',
     'LogBuffer': 'loop',
     'HOOKS': 'registry',
     'OPTIMIZER_BUILDERS': 'registry',

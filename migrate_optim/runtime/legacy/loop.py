@@ -139,3 +139,38 @@ class LegacyRunner:
         while self.iter < self.max_iters:
             self.train_iter(forward)
         self.call_hook('after_run')
+
+
+def build_legacy_runner(
+    model: nn.Module,
+    cfg: Mapping[str, Any],
+    codebase: str,
+    *,
+    distributed: bool = False,
+    iters_per_epoch: int | None = None,
+) -> LegacyRunner:
+    """A :class:`LegacyRunner` set up the way an mmdet/mmcls/mmseg 0.x train API would.
+
+    The optimizer comes from ``cfg['optimizer']`` (:func:`build_optimizer`), the hook from
+    :func:`resolve_optimizer_hook` and the length from :func:`resolve_train_length`; an
+    epoch-based config needs ``iters_per_epoch`` (``max_iters = max_epochs * iters_per_epoch``,
+    which is what mmcv's hooks saw). Not modelled: mmdet's ``auto_scale_lr``. mmgen/mmedit
+    models step their own optimizers: use ``LegacyGANRunner`` for those.
+    """
+    from .constructor import build_optimizer
+    from .trainer_rules import normalize_codebase, resolve_optimizer_hook, resolve_train_length
+
+    cb = normalize_codebase(codebase)
+    if cb in ('mmgen', 'mmedit'):
+        raise ValueError(f'{cb} models step their own optimizers; use LegacyGANRunner')
+    optimizer = build_optimizer(model, cfg['optimizer'])
+    hook_cfg = resolve_optimizer_hook(cfg, cb, distributed)
+    by_epoch, length = resolve_train_length(cfg, cb)
+    if by_epoch:
+        if not iters_per_epoch:
+            raise ValueError('an epoch-based config needs iters_per_epoch')
+        max_iters = length * iters_per_epoch
+    else:
+        max_iters = length
+    hooks = [] if hook_cfg is None else [hook_cfg]
+    return LegacyRunner(model, optimizer, max_iters, hooks, iters_per_epoch=iters_per_epoch)
