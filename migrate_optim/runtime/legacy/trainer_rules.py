@@ -2,8 +2,9 @@
 
 Pure config logic (no torch), spec sections 3.2 and 5.3. Each rule cites the upstream function it
 reproduces; the conditions were checked against the released sources (mmgen 0.7.3 sdist, mmedit
-0.16.1 wheel) or, for mmdet/mmcls/mmseg, against the train functions of those releases as stored
-in public code search:
+0.16.1 wheel) and, for mmdet/mmcls/mmseg, against copies of those train functions found in public
+code search (late 2.x / 0.2x versions with the same conditions; the exact release files were not
+at hand):
 
 * mmdet 2.28.2 ``mmdet/apis/train.py :: train_detector`` — ``fp16_cfg = cfg.get('fp16', None)``;
   ``if fp16_cfg is not None: Fp16OptimizerHook(**cfg.optimizer_config, **fp16_cfg,
