@@ -161,7 +161,7 @@ def test_delete_replaces_the_base_dict(tmp_path):
         tmp_path,
         {
             "base.py": """
-            optimizer = dict(type='SGD', lr=0.1, momentum=0.9, paramwise_cfg=dict(norm_decay_mult=0))
+            optimizer = dict(type='SGD', lr=0.1, paramwise_cfg=dict(norm_decay_mult=0))
             runner = dict(type='EpochBasedRunner', max_epochs=12)
             """,
             "cfg.py": """
@@ -298,7 +298,8 @@ def test_base_var_placeholders_take_the_merged_base_value(tmp_path):
         },
     )
     cfg = assert_like_mmengine(tmp_path / "cfg.py")
-    assert cfg["data"]["train"]["pipeline"][1] == {"type": "Norm", "mean": [1, 2, 3], "to_rgb": True}
+    norm_step = {"type": "Norm", "mean": [1, 2, 3], "to_rgb": True}
+    assert cfg["data"]["train"]["pipeline"][1] == norm_step
     assert cfg["data"]["norm"] == [1, 2, 3]
     assert cfg["data"]["steps"] == [0.01, (0.01, 2)]
     # The substituted value is a private copy of the base value.
@@ -346,7 +347,8 @@ def test_base_python_references_like_mmengine(tmp_path):
             "cfg.py": """
             _base_ = './base.py'
             depth = _base_.model.backbone.depth * 2
-            model = dict(backbone=dict(depth=depth), head=dict(num_classes=_base_.model.head.num_classes + 1))
+            model = dict(backbone=dict(depth=depth),
+                         head=dict(num_classes=_base_.model.head.num_classes + 1))
             train_pipeline = _base_.train_pipeline
             train_pipeline[1]['scale'] = (2, 2)
             """,
