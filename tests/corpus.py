@@ -59,7 +59,14 @@ _fetch_failures: dict[str, str] = {}
 
 
 class CorpusUnavailable(RuntimeError):
-    """The corpus could be neither found locally nor fetched."""
+    """The corpus could be neither found locally nor fetched.
+
+    ``offline`` is true when PyPI could not be reached, so other fetches need not be tried.
+    """
+
+    def __init__(self, message: str, offline: bool = False):
+        super().__init__(message)
+        self.offline = offline
 
 
 def _check_name(name: str) -> tuple[str, str]:
@@ -165,8 +172,13 @@ def pip_download(requirement: str, dest: Path) -> Path:
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise CorpusUnavailable(f"`pip download {requirement}` failed: {' | '.join(tail)}")
+        output = (proc.stderr or proc.stdout).strip()
+        tail = output.splitlines()[-3:]
+        # A build step that failed (mmgen's setup.py needs torch) says nothing about the network.
+        offline = "Failed to build" not in output and "metadata" not in output
+        raise CorpusUnavailable(
+            f"`pip download {requirement}` failed: {' | '.join(tail)}", offline=offline
+        )
     project = requirement.partition("==")[0].lower().replace("-", "_")
     candidates = [p for p in dest.iterdir() if p.name.lower().replace("-", "_").startswith(project)]
     new = [p for p in candidates if p not in before] or candidates
@@ -216,7 +228,8 @@ def find_corpus(name: str, repo_root: Path = REPO_ROOT, fetch: bool | None = Non
     try:
         return fetch_corpus(name, repo_root / ".corpus-cache")
     except CorpusUnavailable as exc:
-        _fetch_failures["network"] = str(exc)
+        if exc.offline:
+            _fetch_failures["network"] = str(exc)
         raise CorpusUnavailable(f"{reason} ({exc})") from exc
 
 

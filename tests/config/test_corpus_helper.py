@@ -168,15 +168,21 @@ def test_network_failure_is_remembered_and_reported(tmp_path, monkeypatch):
 
     def offline(name, cache_dir):
         calls.append(name)
-        raise corpus.CorpusUnavailable("`pip download` failed: no network")
+        if name == "mmgen-0.7.3":
+            raise corpus.CorpusUnavailable("Failed to build 'mmgen': no torch", offline=False)
+        raise corpus.CorpusUnavailable("`pip download` failed: no network", offline=True)
 
     monkeypatch.setattr(corpus, "fetch_corpus", offline)
     repo = tmp_path / "repo"
     repo.mkdir()
-    for name in ("mmgen-0.7.3", "mmdet-2.28.2"):
+    # A build failure of one package does not stop the others from being tried...
+    with pytest.raises(corpus.CorpusUnavailable, match="no torch"):
+        corpus.find_corpus("mmgen-0.7.3", repo, fetch=True)
+    # ...but once PyPI is known to be unreachable, no more fetches are attempted.
+    for name in ("mmdet-2.28.2", "mmsegmentation-0.30.0"):
         with pytest.raises(corpus.CorpusUnavailable, match="no network"):
             corpus.find_corpus(name, repo, fetch=True)
-    assert calls == ["mmgen-0.7.3"]
+    assert calls == ["mmgen-0.7.3", "mmdet-2.28.2"]
 
 
 def test_params_cover_every_py_file_with_readable_ids(tmp_path, monkeypatch):
