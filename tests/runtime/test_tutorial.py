@@ -247,8 +247,13 @@ def test_gradient_clipping_configuration():
     optim_wrapper = AmpOptimWrapper(
         optimizer=optimizer, clip_grad=dict(clip_value=0.2))
 
-    assert optim_wrapper.clip_func is torch.nn.utils.clip_grad_value_
+    # As in MMEngine, `type` defaults to 'norm' even here (the tutorial omits type='value'), so
+    # clip_grad_norm_ is called with clip_value= and fails at the first clipped step.
+    assert optim_wrapper.clip_func is torch.nn.utils.clip_grad_norm_
     assert optim_wrapper.clip_grad_kwargs == {"clip_value": 0.2}
+    optim_wrapper.backward(model(torch.ones(1, 1).cuda()).sum())
+    with pytest.raises(TypeError, match="clip_value"):
+        optim_wrapper.step()
 
 
 # -- get_lr / get_momentum ---------------------------------------------------------------------
