@@ -741,3 +741,63 @@ def test_second_conversion_changes_nothing(tmp_path: Path) -> None:
     convert_tree(tmp_path, gan_tree("BasiccGAN", tc, child))
     again = convert_tree(tmp_path, {})
     assert not any(r.changed for r in again.values())
+
+
+def test_mmedit_single_optimizers_entry_warns(tmp_path: Path) -> None:
+    files = {
+        "exp.py": """
+        model = dict(type='BasicRestorer', generator=dict(type='EDSR'))
+        optimizers = dict(generator=dict(type='Adam', lr=1e-4, betas=(0.9, 0.999)))
+        """
+    }
+    res = convert_tree(tmp_path, files, codebase="mmedit")["exp.py"]
+    assert "modules='generator'" in messages(res, "MO201")
+    ow = load(tmp_path, "exp.py")["optim_wrapper"]
+    assert ow["generator"]["optimizer"]["lr"] == 1e-4
+
+
+def test_singan_ema_uses_mmagic_kwarg_name(tmp_path: Path) -> None:
+    files = {
+        "exp.py": """
+        model = dict(type='SinGAN', generator=dict(type='G'), discriminator=dict(type='D'))
+        train_cfg = dict(
+            disc_steps=3, generator_steps=3, iters_per_scale=10, lr_g=5e-4, lr_d=5e-4,
+            lr_scheduler_args=dict(milestones=[8], gamma=0.1), use_ema=True)
+        custom_hooks = [
+            dict(type='ExponentialMovingAverageHook', module_keys=('generator_ema', ),
+                 interval=2, start_iter=4, interp_cfg=dict(momentum=0.999))
+        ]
+        total_iters = 40
+        """
+    }
+    convert_tree(tmp_path, files)
+    cfg = load(tmp_path, "exp.py")
+    # one 0.x SinGAN iteration is one G round: interval and start stay as written
+    assert cfg["model"]["ema_confg"] == {
+        "type": "ExponentialMovingAverage",
+        "interval": 2,
+        "momentum": 0.001,
+        "update_buffers": False,
+        "start_iter": 4,
+    }
+    assert "ema_config" not in cfg["model"]
+    assert cfg["train_cfg"]["max_iters"] == 120
+
+
+def test_steps_from_variables_of_two_files(tmp_path: Path) -> None:
+    files = {
+        "_base_/gan.py": GAN_BASE.format(
+            type="BasiccGAN", train_cfg="dict(disc_steps=n_disc)"
+        ).replace("model = dict(", "n_disc = 16\nmodel = dict(", 1),
+        "exp.py": """
+        _base_ = ['./_base_/gan.py']
+        acc = 8
+        train_cfg = dict(batch_accumulation_steps=acc)
+        """,
+    }
+    res = convert_tree(tmp_path, files)["exp.py"]
+    assert "written as the value 2" in messages(res, "MO204")
+    assert ids(res, "error") == []
+    cfg = load(tmp_path, "exp.py")
+    assert cfg["model"]["discriminator_steps"] == 2
+    assert cfg["optim_wrapper"]["discriminator"]["accumulative_counts"] == 8

@@ -319,19 +319,23 @@ def _is_atom(code: str) -> bool:
 
 
 def combine(a: SValue, op: str, b: SValue, cfg: SDict) -> SValue | None:
-    """``a <op> b`` as a value: a literal if both are static numbers and one of them is a
-    literal, else an expression in the file of the non-literal side; None when the two sides
-    are expressions of different files (no single file can hold the result)."""
+    """``a <op> b`` as a value.
+
+    Two literals give a literal; an expression keeps being an expression (of its file's
+    variables) combined with the literal or with an expression of the same file. Expressions of
+    two different files cannot be written in one file: their static value is used as a literal
+    if known, else None.
+    """
     ca, cb = code_of(a), code_of(b)
     if ca is None or cb is None:
         return None
-    if ca[1] is None and cb[1] is None:
+    if (ca[1] is None and cb[1] is None) or (
+        ca[1] is not None and cb[1] is not None and ca[1] != cb[1]
+    ):
         x, y = number(a, cfg), number(b, cfg)
         if x is None or y is None:
             return None
         return SLit(_apply(x, op, y))
-    if ca[1] is not None and cb[1] is not None and ca[1] != cb[1]:
-        return None
     file = ca[1] or cb[1]
     line = a.line if ca[1] is not None else b.line
     return SExpr(f"{ca[0]} {op} {cb[0]}", node=None, file=file, line=line)

@@ -165,7 +165,7 @@ def _total_iters(t: Translation, ctx: gc.GanContext, runner: SValue | None) -> N
             t.todo(
                 RULE_ID,
                 "SinGAN's 1.x max_iters is total_iters * disc_steps, but the two are "
-                "expressions of different files: write it by hand",
+                "expressions of different files with no static value: write it by hand",
                 key="total_iters",
                 at=source,
             )

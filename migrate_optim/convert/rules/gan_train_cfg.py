@@ -244,22 +244,26 @@ def _conditional(
         )
         return None
     ds = gc.combine(k, "//", b, t.cfg)
+    assert ds is not None  # both are static integers here
     wrapper = t.get("optim_wrapper")
     subs = _gd_wrappers(wrapper)
-    if ds is None or subs is None:
-        reason = (
-            "optim_wrapper has no `generator` and `discriminator` sub-wrappers to carry "
-            "accumulative_counts"
-            if subs is None
-            else "disc_steps and batch_accumulation_steps are expressions of different files"
-        )
+    if subs is None:
         t.todo(
             STEPS_ID,
-            f"batch_accumulation_steps={bv} cannot be converted: {reason}",
+            f"batch_accumulation_steps={bv} cannot be converted: optim_wrapper has no "
+            "`generator` and `discriminator` sub-wrappers to carry accumulative_counts",
             key=where,
             at=b_entry,
         )
         return None
+    if isinstance(ds, SLit) and not isinstance(k, SLit):
+        t.note(
+            STEPS_ID,
+            Severity.INFO,
+            f"model.discriminator_steps written as the value {ds.value}: disc_steps and "
+            "batch_accumulation_steps are variables of different files",
+            at=k_entry,
+        )
     plan.put("discriminator_steps", ds, k_entry if ds is k else None)
     plan.put("generator_steps", s, s_entry)
     assert isinstance(wrapper, SDict)
