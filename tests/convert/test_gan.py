@@ -801,3 +801,49 @@ def test_steps_from_variables_of_two_files(tmp_path: Path) -> None:
     cfg = load(tmp_path, "exp.py")
     assert cfg["model"]["discriminator_steps"] == 2
     assert cfg["optim_wrapper"]["discriminator"]["accumulative_counts"] == 8
+
+
+def test_accumulation_reaches_optimizers_defined_in_a_child(tmp_path: Path) -> None:
+    files = {
+        "_base_/m.py": """
+        model = dict(type='BasiccGAN', generator=dict(type='G'), discriminator=dict(type='D'))
+        train_cfg = dict(disc_steps=8, batch_accumulation_steps=8)
+        """,
+        "exp.py": """
+        _base_ = ['./_base_/m.py']
+        optimizer = dict(
+            generator=dict(type='Adam', lr=1e-4), discriminator=dict(type='Adam', lr=4e-4))
+        """,
+    }
+    res = convert_tree(tmp_path, files)
+    assert ids(res["_base_/m.py"], "error") == [] and ids(res["exp.py"], "error") == []
+    cfg = load(tmp_path, "exp.py")
+    assert cfg["model"]["discriminator_steps"] == 1
+    for name in ("generator", "discriminator"):
+        assert cfg["optim_wrapper"][name]["accumulative_counts"] == 8
+
+
+def test_ema_hook_given_as_a_variable(tmp_path: Path) -> None:
+    child = """
+    ema = dict(type='ExponentialMovingAverageHook', module_keys=('generator_ema', ),
+               interval=1, start_iter=10, interp_cfg=dict(momentum=0.99))
+    custom_hooks = [dict(type='VisualizeUnconditionalSamples', interval=10), ema]
+    total_iters = 100
+    """
+    res = convert_tree(tmp_path, gan_tree("StaticUnconditionalGAN", "dict(use_ema=True)", child))
+    assert ids(res["exp.py"], "error") == []
+    cfg = load(tmp_path, "exp.py")
+    assert cfg["model"]["ema_config"]["start_iter"] == 10
+    assert cfg["model"]["ema_config"]["momentum"] == 0.01
+    assert [h["type"] for h in cfg["custom_hooks"]] == ["VisualizeUnconditionalSamples"]
+
+
+def test_ema_hook_in_non_literal_hook_list(tmp_path: Path) -> None:
+    child = """
+    base_hooks = []
+    custom_hooks = base_hooks + [
+        dict(type='ExponentialMovingAverageHook', module_keys=('generator_ema', ), interval=1)]
+    total_iters = 100
+    """
+    res = convert_tree(tmp_path, gan_tree("StaticUnconditionalGAN", "dict(use_ema=True)", child))
+    assert "not a list literal" in messages(res["exp.py"], "MO207")

@@ -61,18 +61,25 @@ def apply(t: Translation) -> None:
         return
     hooks = t.get("custom_hooks")
     ctx = gc.context(t)
-    ema_items = []
+    if isinstance(hooks, SExpr) and hooks.resolved is None and gc.EMA_HOOK in hooks.code:
+        t.todo(
+            RULE_ID,
+            "EMA hook not converted: `custom_hooks` is not a list literal",
+            key="custom_hooks",
+            at=hooks,
+        )
+        return
+    ema_items: list[tuple[SValue, SDict]] = []  # (list item, hook dict it stands for)
     if isinstance(hooks, SList):
-        ema_items = [
-            i
-            for i in hooks.items
-            if isinstance(i, SDict) and gc.literal_str(i.get("type")) == gc.EMA_HOOK
-        ]
+        for item in hooks.items:
+            d = item.resolved if isinstance(item, SExpr) else item  # `[ema_hook]`
+            if isinstance(d, SDict) and gc.literal_str(d.get("type")) == gc.EMA_HOOK:
+                ema_items.append((item, d))
     if not ema_items:
         _use_ema_without_hook(t, ctx)
         return
     assert isinstance(hooks, SList)
-    hook = ema_items[0]
+    item, hook = ema_items[0]
     try:
         if len(ema_items) > 1:
             raise _Refuse("several ExponentialMovingAverageHooks: merge them by hand", hooks)
@@ -85,7 +92,7 @@ def apply(t: Translation) -> None:
     model = model.copy()
     model.set(key, ema)
     t.set("model", model, sources=("custom_hooks",))
-    t.set("custom_hooks", _without(hooks, hook))
+    t.set("custom_hooks", _without(hooks, item))
 
 
 def _use_ema_without_hook(t: Translation, ctx: gc.GanContext) -> None:
@@ -107,7 +114,7 @@ def _use_ema_without_hook(t: Translation, ctx: gc.GanContext) -> None:
         )
 
 
-def _without(hooks: SList, hook: SDict) -> SList:
+def _without(hooks: SList, hook: SValue) -> SList:
     """The hook list without ``hook``, reusing the original list node when possible."""
     import libcst as cst
 

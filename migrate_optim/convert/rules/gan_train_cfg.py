@@ -51,8 +51,8 @@ class Plan:
 
     model: list[tuple[str, SValue, SEntry | None]] = field(default_factory=list)
     consumed: set[str] = field(default_factory=set)
-    #: error notes to attach to the ``model`` key (converted, but not exactly)
-    flagged: list[tuple[str, str, object]] = field(default_factory=list)
+    #: error notes (rule id, message, location) for the ``model`` key: converted, not exactly
+    flagged: list[tuple[str, str, SValue | SEntry | None]] = field(default_factory=list)
 
     def put(self, key: str, value: SValue, like: SEntry | None = None) -> None:
         """Add ``model.<key> = value``."""
@@ -110,7 +110,7 @@ def apply(t: Translation) -> None:
         model.set(key, value, like=like)
     t.set("model", model, sources=() if ctx.in_model else ("train_cfg",))
     for rule_id, message, at in plan.flagged:
-        t.todo(rule_id, message, key="model", at=at)  # type: ignore[arg-type]
+        t.todo(rule_id, message, key="model", at=at)
     if ctx.in_model:
         top = t.cfg.get("train_cfg")
         if top is not None and not gc.is_loop_cfg(top):
@@ -133,9 +133,14 @@ def _unknown_class(t: Translation, ctx: gc.GanContext, where: str, label: str) -
     tc = ctx.train_cfg
     if tc is None or (isinstance(tc, SLit) and tc.value is None):
         return
+    what = (
+        f"model class {ctx.model_type!r} is not a GAN class the converter knows"
+        if ctx.model_type
+        else "model.type is not a string literal, so the 0.x class is unknown"
+    )
     t.todo(
         RULE_ID,
-        f"model class {ctx.model_type!r} is not a GAN class the converter knows: its "
+        f"{what}: its "
         f"`{label}` (0.x model settings) must move into `model` by hand, and the 1.x loop "
         "`train_cfg` be written from total_iters",
         key=where,
@@ -247,6 +252,11 @@ def _conditional(
     assert ds is not None  # both are static integers here
     wrapper = t.get("optim_wrapper")
     subs = _gd_wrappers(wrapper)
+    if wrapper is None and t.get("optimizer") is None and t.get("optimizers") is None:
+        # a model base whose optimizers come from its children: they get the accumulation
+        plan.put("discriminator_steps", ds, k_entry if ds is k else None)
+        plan.put("generator_steps", s, s_entry)
+        return plan
     if subs is None:
         t.todo(
             STEPS_ID,
