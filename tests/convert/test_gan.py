@@ -847,3 +847,19 @@ def test_ema_hook_in_non_literal_hook_list(tmp_path: Path) -> None:
     """
     res = convert_tree(tmp_path, gan_tree("StaticUnconditionalGAN", "dict(use_ema=True)", child))
     assert "not a list literal" in messages(res["exp.py"], "MO207")
+
+
+def test_per_module_optimizer_implies_mmgen_semantics(tmp_path: Path) -> None:
+    files = {
+        "exp.py": """
+        model = dict(type='MyGAN', generator=dict(type='G'), discriminator=dict(type='D'))
+        optimizer = dict(
+            generator=dict(type='Adam', lr=1e-4), discriminator=dict(type='Adam', lr=1e-4))
+        optimizer_config = dict(grad_clip=dict(max_norm=1.0))
+        """
+    }
+    res = convert_tree(tmp_path, files, codebase=None)["exp.py"]
+    assert "codebase taken to be mmgen" in messages(res, "MO201")
+    assert "MO107" in ids(res)  # dropped as MMGeneration's trainer did, not folded
+    ow = load(tmp_path, "exp.py")["optim_wrapper"]
+    assert set(ow) == {"constructor", "generator", "discriminator"}

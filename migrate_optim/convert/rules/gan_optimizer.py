@@ -13,6 +13,9 @@ model's child module of that name. MMagic 1.x does the same with
 * a per-module ``constructor`` other than mmcv's default has no 1.x form (the sub-wrapper dict
   would pass it to the wrapper as an unknown argument): left with a TODO (MO202).
 
+A per-module ``optimizer`` in a config of unknown codebase means MMGeneration (no other
+supported trainer builds one optimizer per key), and the later rules are told so.
+
 PGGAN and SinGAN built their optimizers inside the model from ``train_cfg`` (spec §1.5, §1.6);
 their top-level ``optimizer`` was never used and is dropped here; their wrappers are written by
 the GAN ``train_cfg`` rule.
@@ -56,6 +59,18 @@ def apply(t: Translation) -> None:
         return
     if not isinstance(optimizer, SDict) or not is_per_module(optimizer):
         return
+    if t.codebase is None:
+        # only MMGeneration's trainer builds one optimizer per key of `optimizer` (MMEditing's
+        # reads `optimizers`); the rules after this one (optimizer_config, fp16, runner) must
+        # apply its semantics, not those of a trainer that would step a dict of optimizers
+        t.codebase = "mmgen"
+        t.note(
+            RULE_ID,
+            Severity.INFO,
+            "codebase taken to be mmgen: only MMGeneration builds one optimizer per key of "
+            "`optimizer` (use --codebase to say otherwise)",
+            at=optimizer,
+        )
     existing = t.cfg.get("optim_wrapper")
     if isinstance(existing, SDict) and "optim_wrapper" in t.cfg.entries:
         wrapper = existing.copy()  # a base already converted: layer the 0.x override on top

@@ -21,7 +21,7 @@ training loop, and the model settings are ``model`` arguments. Per 0.x class (al
 A value written as a module-level variable (``disc_steps=n_disc``) stays that expression.
 Keys the 0.x class never read are dropped with an info finding (they had no effect). A model
 class the spec does not cover (e.g. MMGeneration's ``BasicGaussianDiffusion``) is left with a
-TODO. ``use_ema`` is consumed here; EMA itself is the EMA rule's (MO206).
+TODO. ``use_ema`` is consumed here; EMA itself is the EMA rule's (MO207).
 """
 
 from __future__ import annotations
