@@ -143,7 +143,8 @@ class _FileConversion:
 
         consumed = {k for k, v in t.out.items() if v is REMOVE}
         consumed.update(s for srcs in t.sources.values() for s in srcs)
-        consumed.update(n.key for n in t.notes if n.key is not None)
+        # a key a rule left with a TODO is touched too: its comment and finding belong here
+        consumed.update(n.key for n in t.notes if n.severity is Severity.ERROR and n.key)
         if not consumed & set(cm.bindings) and not consumed & set(cm.dynamic):
             # The file writes none of the 0.x keys: whatever changes is inherited and belongs
             # to its bases (converted in their own right), so this file stays as it is.
@@ -359,10 +360,88 @@ class _FileConversion:
                 body.append(_add_todos(assign(k2, n2), todos.get(k2, [])))
         for k2, n2 in unplaced:
             body.append(_add_todos(assign(k2, n2), todos.get(k2, [])))
+        body = _define_before_use(body)
         module = cm.module.with_changes(body=body)
         if carry:
             module = module.with_changes(footer=list(carry) + list(module.footer))
         return module.code
+
+
+def _define_before_use(body: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
+    """Move each assignment below the module-level bindings its value reads.
+
+    A rewritten value may read a variable that the file binds further down (e.g. a GAN rule
+    adds ``discriminator_steps=n_disc`` to a ``model`` dict written above ``n_disc = 5``). Such
+    a statement moves to just after the last binding it needs, unless a statement it would
+    jump over reads its own name. Untouched 0.x statements never read later bindings (the file
+    would not have run), so only rewritten ones move.
+    """
+    body = list(body)
+    for _ in range(len(body)):
+        moved = False
+        first: dict[str, int] = {}  # a name read before its first binding is unbound there
+        for i, stmt in enumerate(body):
+            for name in _assigned_names(stmt):
+                first.setdefault(name, i)
+        for i, stmt in enumerate(body):
+            own = _assigned_names(stmt)
+            if len(own) != 1:
+                continue
+            later = [first[n] for n in _read_names(stmt) - own if first.get(n, -1) > i]
+            if not later:
+                continue
+            j = max(later)
+            if any(own & _read_names(s) for s in body[i + 1 : j + 1]):
+                continue
+            body.insert(j, body.pop(i))
+            moved = True
+            break
+        if not moved:
+            break
+    return body
+
+
+def _assigned_names(stmt: cst.BaseStatement) -> set[str]:
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return set()
+    out = set()
+    for small in stmt.body:
+        if isinstance(small, cst.Assign):
+            out.update(t.target.value for t in small.targets if isinstance(t.target, cst.Name))
+    return out
+
+
+class _Reads(cst.CSTVisitor):
+    """Names an expression reads (not attribute names, keywords or lambda-local code)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+def _read_names(stmt: cst.BaseStatement) -> set[str]:
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return set()
+    v = _Reads()
+    for small in stmt.body:
+        if isinstance(small, cst.Assign):
+            small.value.visit(v)
+        else:
+            small.visit(v)
+    return v.names
 
 
 def _retarget(

@@ -15,6 +15,26 @@ from types import ModuleType
 
 def rules() -> list[ModuleType]:
     """Every rule module, in the order they run."""
-    from migrate_optim.convert.rules import optimizer, optimizer_hook, paramwise
+    from migrate_optim.convert.rules import (
+        gan_ema,
+        gan_optimizer,
+        gan_runner,
+        gan_train_cfg,
+        optimizer,
+        optimizer_hook,
+        paramwise,
+    )
 
-    return [optimizer, optimizer_hook, paramwise]
+    # GAN rules: per-module optimizers right after the single-optimizer rule (it skips them);
+    # train_cfg (which adds accumulative_counts to the sub-wrappers) before EMA (which needs the
+    # converted schedule) and the runner (fp16 sub-wrappers, the loop train_cfg); paramwise
+    # last, so that it sees every sub-wrapper's paramwise_cfg.
+    return [
+        optimizer,
+        gan_optimizer,
+        optimizer_hook,
+        gan_train_cfg,
+        gan_ema,
+        gan_runner,
+        paramwise,
+    ]

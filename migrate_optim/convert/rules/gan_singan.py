@@ -1,0 +1,106 @@
+"""MO206 SinGAN / PESinGAN: model keys and per-scale optimizers from train_cfg.
+
+Spec §1.6, §2.2, §2.3 and §7 rule 5 (called by the GAN train_cfg rule, MO203). 0.x SinGAN runs,
+per ``train_step``, ``disc_steps`` D updates then ``generator_steps`` G updates, with a fresh
+``Adam(lr=lr_g|lr_d, betas=(0.5, 0.999))`` for the current scale's blocks; MMagic runs one D
+update per iteration and a G round every ``discriminator_steps`` iterations. So:
+
+* ``model.discriminator_steps = disc_steps``, ``model.generator_steps = generator_steps``,
+  ``iters_per_scale``, ``noise_weight_init``, ``lr_scheduler_args`` (stepped once per D/G round in
+  both) and ``num_scales`` (from the generator) into ``model``; PESinGAN's
+  ``fixed_noise_with_pad``/``first_fixed_noises_ch`` too;
+* ``optim_wrapper=dict(constructor='SinGANOptimWrapperConstructor', generator=dict(optimizer=
+  dict(type='Adam', lr=lr_g, betas=(0.5, 0.999))), discriminator=...)`` (no accumulation: MMagic
+  asserts ``accumulative_counts == 1``);
+* the loop length is ``total_iters * disc_steps`` (the runner rule, MO208, writes it).
+
+MMagic computes the next scale's noise weight at the *last* iteration of a scale, 0.x at the
+*first*; no config restores the 0.x behaviour, so the conversion is flagged with a TODO.
+Keys 0.x required may be left to child configs: whatever is present is converted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from migrate_optim.convert.findings import Severity
+from migrate_optim.convert.rules import gan_common as gc
+from migrate_optim.convert.static import SDict, SList, gdict, lit
+
+if TYPE_CHECKING:
+    from migrate_optim.convert.rules.gan_train_cfg import Plan
+    from migrate_optim.convert.translation import Translation
+
+RULE_ID = "MO206"
+FINDING_IDS = (RULE_ID,)
+
+CONSTRUCTOR = "SinGANOptimWrapperConstructor"
+#: keys 0.x SinGAN required (KeyError when missing)
+REQUIRED = ("disc_steps", "generator_steps", "iters_per_scale", "lr_g", "lr_d", "lr_scheduler_args")
+MODEL_KEYS = ("iters_per_scale", "noise_weight_init", "lr_scheduler_args")
+PE_KEYS = ("fixed_noise_with_pad", "first_fixed_noises_ch")
+
+NOISE_WEIGHT_TODO = (
+    "MMagic's SinGAN computes the next scale's noise weight at the last iteration of a scale, "
+    "0.x at the first: training of every scale after the first differs and no config restores "
+    "the 0.x behaviour (converted otherwise exactly)"
+)
+
+
+def plan(t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str) -> Plan | None:
+    """Translate a SinGAN train_cfg: model keys and the SinGAN optim_wrapper."""
+    from migrate_optim.convert.rules.gan_train_cfg import Plan
+
+    p = Plan()
+    p.consumed.update(REQUIRED + MODEL_KEYS + PE_KEYS)
+    steps = (("disc_steps", "discriminator_steps"), ("generator_steps", "generator_steps"))
+    for key, name in steps:
+        entry = td.entry(key)
+        if entry is not None:
+            p.put(name, entry.value, entry)
+    keys = MODEL_KEYS + (PE_KEYS if ctx.cls == "PESinGAN" else ())
+    for key in keys:
+        entry = td.entry(key)
+        if entry is not None:
+            p.put(key, entry.value, entry)
+    for key in PE_KEYS:
+        entry = td.entry(key)
+        if entry is not None and ctx.cls != "PESinGAN":
+            t.note(
+                RULE_ID,
+                Severity.INFO,
+                f"`{label}.{key}` dropped: only PESinGAN read it in 0.x",
+                at=entry,
+            )
+    for key in ("gen_steps", "batch_accumulation_steps"):
+        entry = td.entry(key)
+        if entry is not None:
+            p.consumed.add(key)
+            t.note(
+                RULE_ID,
+                Severity.WARNING,
+                f"`{label}.{key}` dropped: {ctx.cls} ignored it in 0.x, so it is not translated",
+                at=entry,
+            )
+    model = ctx.model
+    if model is not None and "num_scales" not in model:
+        gen = model.get("generator")
+        ns = gen.entry("num_scales") if isinstance(gen, SDict) else None
+        if ns is not None:
+            p.put("num_scales", ns.value, ns)
+    wrapper: SDict | None = gdict(constructor=lit(CONSTRUCTOR))
+    for name, key in (("generator", "lr_g"), ("discriminator", "lr_d")):
+        lr = td.entry(key)
+        if lr is None:
+            # a base that leaves the lrs to its children (0.x: KeyError if none sets them)
+            wrapper = None
+            break
+        optimizer = gdict(type=lit("Adam"))
+        optimizer.set("lr", lr.value, like=lr)
+        optimizer.set("betas", SList([lit(0.5), lit(0.999)], "tuple"))
+        assert wrapper is not None
+        wrapper.set(name, gdict(optimizer=optimizer))
+    if wrapper is not None:
+        t.set("optim_wrapper", wrapper, sources=() if ctx.in_model else ("train_cfg",))
+    p.flagged.append((RULE_ID, NOISE_WEIGHT_TODO, ctx.train_cfg))
+    return p
