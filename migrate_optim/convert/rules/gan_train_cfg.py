@@ -110,7 +110,7 @@ def apply(t: Translation) -> None:
         model.set(key, value, like=like)
     t.set("model", model, sources=() if ctx.in_model else ("train_cfg",))
     for rule_id, message, at in plan.flagged:
-        t.todo(rule_id, message, key="model", at=at)
+        t.todo(rule_id, message, key="model", at=at, blocking=False)
     if ctx.in_model:
         top = t.cfg.get("train_cfg")
         if top is not None and not gc.is_loop_cfg(top):
