@@ -229,7 +229,9 @@ def verify_command(
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         sys.stdout.flush()
     elif report.status != "error":
-        render(report, Console(highlight=False, soft_wrap=False, emoji=False))
+        # Tables need room: a pipe or file gets 140 columns rather than rich's 80.
+        width = None if sys.stdout.isatty() else 140
+        render(report, Console(highlight=False, emoji=False, width=width))
     if report.status == "error":
         _err().print(f"error: {report.error}", markup=False)
     ctx.exit(report.exit_code)

@@ -180,6 +180,10 @@ def verify_conversions(
                 old_name=shown,
                 new_name=f"{shown} (converted)",
             )
+            if report.error:
+                # Name the real files, not their temporary copies.
+                for root in (old_root, new_root):
+                    report.error = report.error.replace(root + os.sep, anchor + os.sep)
             if report.status == "skipped":
                 check.skipped.append(f"{shown}: not verified: {report.error}")
             else:

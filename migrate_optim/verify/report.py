@@ -233,7 +233,8 @@ class VerifyReport:
 # ---------------------------------------------------------------------------------------------
 # rich rendering
 
-_HYPER_ORDER = ("lr", "weight_decay", "momentum", "betas", "eps", "nesterov", "dampening", "alpha")
+# Always shown; any other hyper-parameter only where the sides differ.
+_HYPER_ORDER = ("lr", "weight_decay", "momentum", "betas", "eps")
 
 
 def _short(value: Any) -> str:
@@ -268,7 +269,7 @@ def _param_table(report: VerifyReport) -> Table:
         and any((r.old or {}).get(k) != (r.new or {}).get(k) for r in report.params)
     ]
     table = Table(title="Parameters (0.x → 1.x where they differ)", title_justify="left")
-    table.add_column("parameter", overflow="fold")
+    table.add_column("parameter", no_wrap=True)
     table.add_column("optimizer")
     for key in shown:
         table.add_column(key)
@@ -280,7 +281,7 @@ def _param_table(report: VerifyReport) -> Table:
         cells.append(_pair(old.get("optimizer"), new.get("optimizer")))
         for key in shown:
             cells.append(_pair(old.get(key), new.get(key)))
-        diff = "-" if row.rel_diff is None else f"{row.rel_diff:.1e}"
+        diff = "-" if row.rel_diff is None else "0" if row.rel_diff == 0 else f"{row.rel_diff:.1e}"
         cells.append(diff)
         style = {"ok": "green", "frozen": "dim"}.get(row.status, "bold red")
         cells.append(Text(row.status, style=style))
