@@ -140,7 +140,15 @@ class ModernTrainer:
             for key, sub in self.wrapper.items():
                 self.clock.watch(sub.optimizer, key)
                 self.trace.params.update(describe_optimizer(sub.optimizer, key, names))
-                self.trace.modules[key] = wrapper_settings(sub)
+                settings = wrapper_settings(sub)
+                if settings.amp is not None and not plan.optim_context:
+                    # The scaler still scales, but no autocast region is ever entered.
+                    settings.amp = {**settings.amp, "dtype": None}
+                    self.trace.notes.append(
+                        f"NEW: {plan.model_type}.train_step does not enter optim_context, so "
+                        f"the autocast of {key}'s AmpOptimWrapper never applies (spec §2.2)"
+                    )
+                self.trace.modules[key] = settings
             sched: dict[str, Any] = {"class": plan.model_type}
             sched["discriminator_steps"] = plan.discriminator_steps
             if plan.family == "translation":

@@ -406,3 +406,55 @@ def test_a_frozen_parameter_the_user_model_unfreezes_in_0x_is_a_difference():
     (coverage,) = diffs
     assert coverage.kind == "coverage" and "unfreezes the whole discriminator" in coverage.message
     assert rows[0].status == "frozen" and not notes
+
+
+@pytest.mark.parametrize(
+    ("hook", "wrapper_kwargs"),
+    [
+        (dict(type="Fp16OptimizerHook", loss_scale=512.0), dict(loss_scale=512.0)),
+        (
+            dict(
+                type="GradientCumulativeFp16OptimizerHook",
+                cumulative_iters=2,
+                loss_scale="dynamic",
+                grad_clip=dict(max_norm=1.0),
+            ),
+            dict(accumulative_counts=2, clip_grad=dict(max_norm=1.0)),
+        ),
+        (
+            dict(
+                type="GradientCumulativeFp16OptimizerHook",
+                cumulative_iters=2,
+                loss_scale=dict(init_scale=256.0),
+            ),
+            dict(accumulative_counts=2, loss_scale=dict(init_scale=256.0)),
+        ),
+    ],
+)
+def test_mmseg_fp16_hooks_against_amp_wrappers(hook, wrapper_kwargs):
+    new = wrapper(type="AmpOptimWrapper", **wrapper_kwargs)
+    report = verify_configs(single(hook), new, VerifyOptions(codebase="mmseg"))
+    assert report.status == "equivalent", [d.message for d in report.differences]
+    assert report.old.modules[""].amp == report.new.modules[""].amp is not None
+    assert report.tolerance == 1e-3
+
+
+def test_gan_fp16_loss_scaler_and_stylegan2_without_optim_context():
+    old = gan_0x("StaticUnconditionalGAN", disc_steps=2)
+    old["runner"] = dict(
+        type="DynamicIterBasedRunner",
+        pass_training_status=True,
+        fp16_loss_scaler=dict(init_scale=512.0),
+    )
+    new = gan_1x("DCGAN", discriminator_steps=2)
+    for sub in ("generator", "discriminator"):
+        new["optim_wrapper"][sub].update(type="AmpOptimWrapper", loss_scale=dict(init_scale=512.0))
+    report = verify_configs(old, new)
+    assert report.status == "equivalent", [d.message for d in report.differences]
+    assert report.old.modules["generator"].amp["init_scale"] == 512.0
+    # StyleGAN2's train_step never enters optim_context: no autocast on the 1.x side.
+    new["model"]["type"] = "StyleGAN2"
+    report = verify_configs(old, new)
+    scale = {d.subject: d for d in by_kind(report, "loss_scale")}
+    assert scale["generator"].old["dtype"] == "bfloat16" and scale["generator"].new["dtype"] is None
+    assert any("does not enter optim_context" in n.message for n in report.notes)
