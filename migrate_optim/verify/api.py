@@ -294,6 +294,17 @@ def verify_configs(
                 )
             )
             return report.finalize()
+        old_cfg, new_cfg = _float_betas(old_cfg), _float_betas(new_cfg)
+        coerced = sorted({*old_cfg.pop(_COERCED), *new_cfg.pop(_COERCED)})
+        if coerced:
+            report.notes.append(
+                Finding(
+                    "note",
+                    "*",
+                    f"integer betas {coerced} read as floats on both sides: the torch of the "
+                    "0.x era accepted them, this torch rejects mixed int/float betas",
+                )
+            )
         with _single_thread():
             if options.nproc > 1:
                 from migrate_optim.verify.distributed import run_distributed
@@ -327,6 +338,42 @@ def verify_configs(
     except VerifyError as exc:
         report.status, report.error = "error", str(exc)
         return report
+
+
+_COERCED = "__verify_coerced_betas__"
+
+
+def _float_betas(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``cfg`` whose integer ``betas`` entries are floats (recorded under _COERCED).
+
+    mmgen's StyleGAN2 configs write ``betas=(0, 0.99 ** ratio)``; torch >= 2.x refuses a
+    mixed int/float pair, which older torch accepted with the same numerical meaning.
+    """
+    found: list[str] = []
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, Mapping):
+            out = {}
+            for key, value in node.items():
+                if (
+                    key == "betas"
+                    and isinstance(value, (list, tuple))
+                    and any(type(v) is int for v in value)
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+                ):
+                    found.append(repr(tuple(value)))
+                    value = type(value)(float(v) for v in value)
+                out[key] = walk(value)
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if isinstance(node, tuple):
+            return tuple(walk(v) for v in node)
+        return node
+
+    result = walk(cfg)
+    result[_COERCED] = found
+    return result
 
 
 def _allreduce_note(old: SideTrace, new: SideTrace) -> Any:
