@@ -108,26 +108,133 @@ def convert(
         _require_verify(ctx)
 
     stdin = sys.stdin.buffer if STDIN in paths else None
-    report = run(paths, EngineOptions(mode, out_dir, codebase), stdin=stdin)
+    options = EngineOptions(mode, out_dir, codebase)
+    if not verify:
+        report = run(paths, options, stdin=stdin)
+        _print_report(report, as_json=as_json, quiet=quiet)
+        ctx.exit(int(report.exit_code))
 
-    if verify:
-        # ---- VERIFY HOOK -------------------------------------------------------------------
-        # The verify helper wires migrate_optim.verify.api in here: verify every (original,
-        # converted) pair of `report` and fold failures into the exit code. Until then refuse,
-        # rather than let a user believe a conversion was verified.
-        _err().print(
-            "error: convert --verify is not wired to migrate_optim.verify.api yet", markup=False
-        )
-        ctx.exit(ExitCode.FAILED)
+    # ---- VERIFY HOOK -----------------------------------------------------------------------
+    # The engine converts everything in memory before writing; the recording converter keeps
+    # each input's original and converted text, which are then verified pair by pair (in
+    # temporary mirror trees, so that _base_ files resolve as they did).
+    from migrate_optim.convert.core import Converter, ConvertOptions
+    from migrate_optim.verify.api import VerifyOptions
+    from migrate_optim.verify.convert_check import (
+        RecordingConverter,
+        format_check,
+        verify_conversions,
+    )
 
-    _print_report(report, as_json=as_json, quiet=quiet)
-    ctx.exit(int(report.exit_code))
+    recorder = RecordingConverter(Converter(ConvertOptions(codebase=codebase)))
+    report = run(paths, options, converter=recorder, stdin=stdin)
+    check = verify_conversions(
+        recorder.records,
+        VerifyOptions(device="cpu", codebase=codebase),
+        stdin_seen=recorder.stdin_seen,
+    )
+    _print_report(report, as_json=as_json, quiet=quiet, extra={"verify": check.to_dict()})
+    if not as_json:
+        err = _err()
+        for text, style in format_check(check):
+            if quiet and style not in ("red",):
+                continue
+            err.print(text, style=style, markup=False)
+    ctx.exit(max(int(report.exit_code), check.exit_code))
 
 
 # ---- verify command ---------------------------------------------------------------------------
-# `migrate-optim verify OLD NEW` is added here by the verify helper. Keep it lazy: import
-# migrate_optim.verify (and so torch) inside the command, never at module level.
-# -----------------------------------------------------------------------------------------------
+# Lazy: migrate_optim.verify (and so torch) is imported inside the command only.
+
+VERIFY_HELP = """Verify that OLD (a 0.x config) and NEW (a 1.x config) train the same.
+
+Loading EXECUTES both config files and their _base_ files (as mmcv's and MMEngine's
+Config.fromfile do): only verify configs you trust.
+
+Both configs train the same model (a synthesized probe, or --model MODULE:FACTORY, a callable
+taking the two loaded configs) on the same data with the same seed for N iterations: OLD with
+the 0.x semantics of its codebase (optimizer hooks, or the MMGeneration GAN train_step of
+model.type), NEW with MMEngine's optimizer wrappers (and MMagic's GAN train_step). Then every
+difference is reported: per-parameter hyper-parameters, which optimizer steps when, clipping,
+accumulation, loss scale, and parameter values after N iterations (fp32 on CPU: 1e-6 relative).
+Without --steps, N covers two full accumulation / GAN periods plus a partial window.
+
+\b
+Exit codes:
+  0  equivalent
+  1  different
+  2  error (bad or unloadable config, unsupported schedule, bad option)"""
+
+
+@main.command("verify", help=VERIFY_HELP)
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option(
+    "--model",
+    metavar="MODULE:FACTORY",
+    help="Build the model with FACTORY(old_cfg, new_cfg) instead of the probe.",
+)
+@click.option(
+    "--steps", type=click.IntRange(min=1), help="Training iterations (default: from the configs)."
+)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Train under torch.distributed with N local processes (gloo on CPU, NCCL on CUDA) "
+    "and DDP, counting gradient all-reduces per iteration.",
+)
+@click.option(
+    "--codebase",
+    type=click.Choice(CODEBASES),
+    help="The 0.x codebase of OLD (default: detected).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Model and data seed.")
+@click.pass_context
+def verify_command(
+    ctx: click.Context,
+    old: str,
+    new: str,
+    model: str | None,
+    steps: int | None,
+    device: str,
+    as_json: bool,
+    nproc: int,
+    codebase: str | None,
+    seed: int,
+) -> None:
+    """Verify a config pair (the help text is set on the decorator)."""
+    try:
+        from migrate_optim.verify.api import VerifyOptions, verify_files
+        from migrate_optim.verify.report import render
+    except ImportError as exc:
+        _err().print(
+            f"error: verify requires the verify extra (pip install 'migrate-optim[verify]'): {exc}",
+            markup=False,
+        )
+        ctx.exit(2)
+    options = VerifyOptions(
+        model=model, steps=steps, device=device, nproc=nproc, codebase=codebase, seed=seed
+    )
+    report = verify_files(old, new, options)
+    if report.status == "skipped":
+        # Nothing to train is an error for an explicit pair (convert --verify skips it).
+        report.status = "error"
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        sys.stdout.flush()
+    elif report.status != "error":
+        # Tables need room: a pipe or file gets 140 columns rather than rich's 80.
+        width = None if sys.stdout.isatty() else 140
+        render(report, Console(highlight=False, emoji=False, width=width))
+    if report.status == "error":
+        _err().print(f"error: {report.error}", markup=False)
+    ctx.exit(report.exit_code)
 
 
 def _require_verify(ctx: click.Context) -> None:
@@ -150,12 +257,18 @@ def _err() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
-def _print_report(report: RunReport, *, as_json: bool, quiet: bool) -> None:
-    """Diffs and converted stdin to stdout; errors, findings and the summary to stderr."""
+def _print_report(
+    report: RunReport, *, as_json: bool, quiet: bool, extra: dict | None = None
+) -> None:
+    """Diffs and converted stdin to stdout; errors, findings and the summary to stderr.
+
+    ``extra`` keys are added to the JSON report (``convert --verify`` adds ``verify``).
+    """
     out = sys.stdout.buffer
     err = _err()
     if as_json:
-        out.write((json.dumps(report.to_dict(), indent=2) + "\n").encode("utf-8"))
+        data = {**report.to_dict(), **(extra or {})}
+        out.write((json.dumps(data, indent=2) + "\n").encode("utf-8"))
     else:
         for file in report.files:
             if file.diff:
