@@ -143,6 +143,7 @@ class _FileConversion:
 
         consumed = {k for k, v in t.out.items() if v is REMOVE}
         consumed.update(s for srcs in t.sources.values() for s in srcs)
+        consumed.update(n.key for n in t.notes if n.key is not None)
         if not consumed & set(cm.bindings) and not consumed & set(cm.dynamic):
             # The file writes none of the 0.x keys: whatever changes is inherited and belongs
             # to its bases (converted in their own right), so this file stays as it is.
