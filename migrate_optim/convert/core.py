@@ -150,6 +150,13 @@ class _FileConversion:
             return ConvertResult(self.path, cm.source, cm.source, self.findings)
         keys = list(t.out) + [k for k in (tb.out if tb else {}) if k not in t.out]
         blocked = self._blocked_keys(t, keys)
+        # A key left for the user blocks its whole group (the 1.x key and the 0.x keys it
+        # replaces): a half-converted group would mix 0.x and 1.x forms of one setting.
+        todo_keys = {n.key for n in t.notes if n.severity is Severity.ERROR and n.key}
+        groups = self._groups(t, tb, keys)
+        for group in groups:
+            if group & (todo_keys | blocked):
+                blocked |= group
         notes = list(t.notes)
         base_notes = {(n.rule_id, n.message) for n in tb.notes} if tb else set()
 
@@ -212,7 +219,9 @@ class _FileConversion:
             line = self._line(n, t)
             self.finding(line, n.rule_id, n.severity, n.message)
             if n.severity is Severity.ERROR and n.key is not None:
-                todos.setdefault(n.key, []).append(f"[{n.rule_id}] {n.message}")
+                todos.setdefault(self._todo_anchor(n.key, groups), []).append(
+                    f"[{n.rule_id}] {n.message}"
+                )
 
         text = self._rewrite(replace, remove, new, todos)
         self.findings.sort()
@@ -245,6 +254,27 @@ class _FileConversion:
                         )
                     )
         return blocked
+
+    @staticmethod
+    def _groups(t: Translation, tb: Translation | None, keys: list[str]) -> list[set[str]]:
+        groups = []
+        for key in keys:
+            group = {key, *t.sources.get(key, ())}
+            if tb is not None:
+                group.update(tb.sources.get(key, ()))
+            groups.append(group)
+        return groups
+
+    def _todo_anchor(self, key: str, groups: list[set[str]]) -> str:
+        """The statement that carries a TODO for ``key``: its own, else one of its group."""
+        if key in self.cm.bindings:
+            return key
+        for group in groups:
+            if key in group:
+                for name in self.cm.order:
+                    if name in group:
+                        return name
+        return key
 
     def _first_source(self, t: Translation, key: str) -> str | None:
         for src in t.sources.get(key, ()):

@@ -62,6 +62,13 @@ class Translation:
         if sources:
             self.sources[key] = tuple(dict.fromkeys(self.sources.get(key, ()) + sources))
 
+    def relate(self, key: str, *sources: str) -> None:
+        """Declare 0.x ``sources`` part of ``key``'s group without setting it yet.
+
+        A TODO on any key of a group leaves the whole group unconverted.
+        """
+        self.sources[key] = tuple(dict.fromkeys(self.sources.get(key, ()) + sources))
+
     def remove(self, key: str) -> None:
         """Remove a 0.x top-level key (its statement is deleted, comments kept)."""
         self.out[key] = REMOVE

@@ -69,6 +69,9 @@ def apply(t: Translation) -> None:
     fp16 = t.cfg.get("fp16")
     if hook_cfg is None and fp16 is None:
         return
+    t.relate(
+        "optim_wrapper", *(k for k in ("optimizer_config", "fp16") if t.cfg.get(k) is not None)
+    )
     if t.codebase in HOOKLESS:
         for key, value in (("optimizer_config", hook_cfg), ("fp16", fp16)):
             if value is not None:
