@@ -11,6 +11,7 @@ dicts follow the OpenMMLab (yapf) style.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,12 @@ def override(
     """
     if inherited is None or inherited is REMOVE:
         return desired
+    if isinstance(desired, SDict) and not isinstance(inherited, SDict):
+        # mmcv and MMEngine refuse to merge a dict into a non-dict (e.g. `clip_grad=None`):
+        # TypeError unless the dict carries `_delete_=True`
+        full = desired.copy()
+        full.delete = True
+        return full
     if not (isinstance(desired, SDict) and isinstance(inherited, SDict)):
         return None if same(inherited, desired) and desired.file != file else desired
     if desired.delete and desired.file == file:
@@ -114,6 +121,8 @@ def override(
             full = desired.copy()
             full.delete = True
             return full
+        if same(inherited.get(key), SLit(value)):
+            continue  # the base already says what absence means
         out.entries[key] = SEntry(key, SLit(value))
     if not out.entries:
         return None
@@ -130,19 +139,25 @@ class Renderer:
 
     cm: ConfigModule
     file: Path | None
+    #: original text of another file of the tree, for values taken from it (re-indenting)
+    source_of: Callable[[Path], str] | None = None
 
-    def expr(self, value: SValue, indent: int) -> cst.BaseExpression:
-        """A libcst expression for ``value`` whose first line sits at column ``indent``."""
+    def expr(self, value: SValue, indent: int, start: int | None = None) -> cst.BaseExpression:
+        """A libcst expression for ``value`` on a line indented by ``indent`` columns.
+
+        ``start`` is the column where the value itself begins (after ``key = `` or ``key=``;
+        default ``indent``): generated dicts are kept on one line only if they fit from there.
+        """
         if not value.portable_to(self.file):
             raise NotPortable(value)
         if isinstance(value, SDict):
-            return self._dict(value, indent)
+            return self._dict(value, indent, indent if start is None else start)
         if isinstance(value, SList):
             return self._list(value, indent)
         if value.node is not None:
             return self._reuse(value, indent)
         if isinstance(value, SLit):
-            return cst.parse_expression(_literal_code(value.value))
+            return literal_node(value.value)
         if isinstance(value, SExpr):
             return cst.parse_expression(value.code)
         raise TypeError(f"cannot render {value!r}")
@@ -166,6 +181,8 @@ class Renderer:
     def _source_of(self, file: Path) -> str:
         if self.cm.path is not None and file == self.cm.path:
             return self.cm.source
+        if self.source_of is not None:
+            return self.source_of(file)
         return _SOURCES.get(file, "")
 
     def _list(self, value: SList, indent: int) -> cst.BaseExpression:
@@ -179,15 +196,20 @@ class Renderer:
             return cst.Tuple(elements)
         return cst.List(elements)
 
-    def _dict(self, value: SDict, indent: int) -> cst.BaseExpression:
+    def _dict(self, value: SDict, indent: int, start: int) -> cst.BaseExpression:
         node = value.node
         if node is not None and value.file == self.file and isinstance(node, (cst.Call, cst.Dict)):
+            if _is_exact(value):
+                return self._reuse(value, indent)
+            if not _has_comment(node):
+                # a rewritten dict without comments of its own is laid out afresh (yapf style)
+                return self._generate_dict(value, indent, start)
             reused = self._reuse_dict(value, node, indent)
             if reused is not None:
                 return reused
         if node is not None and value.file != self.file and _is_exact(value):
             return self._reuse(value, indent)
-        return self._generate_dict(value, indent)
+        return self._generate_dict(value, indent, start)
 
     def _reuse_dict(
         self, value: SDict, node: cst.Call | cst.Dict, indent: int
@@ -201,7 +223,7 @@ class Renderer:
         kept: list[cst.Arg | cst.DictElement] = []
         new_indent = indent + (_item_indent(node, self.cm) - orig_indent if _multiline(node) else 0)
         for item in items:
-            key = _item_key(item)
+            key = item_key(item)
             if key == DELETE_KEY:
                 if value.delete:
                     kept.append(item)
@@ -219,7 +241,7 @@ class Renderer:
             for e in value.entries.values()
             if e.arg is None or id(e.arg) not in {id(i) for i in items}
         ]
-        if value.delete and not any(_item_key(i) == DELETE_KEY for i in items):
+        if value.delete and not any(item_key(i) == DELETE_KEY for i in items):
             missing.insert(0, SEntry(DELETE_KEY, SLit(True)))
         if not kept and missing:
             return None
@@ -243,8 +265,10 @@ class Renderer:
     def _item(
         self, node: cst.Call | cst.Dict, entry: SEntry, indent: int
     ) -> cst.Arg | cst.DictElement:
-        value = self.expr(entry.value, indent)
-        if isinstance(node, cst.Call) and entry.key.isidentifier():
+        keyword = isinstance(node, cst.Call) and entry.key.isidentifier()
+        start = indent + (len(entry.key) + 1 if keyword else len(repr(entry.key)) + 2)
+        value = self.expr(entry.value, indent, start)
+        if keyword:
             return cst.Arg(
                 value=value,
                 keyword=cst.Name(entry.key),
@@ -252,7 +276,7 @@ class Renderer:
             )
         return cst.DictElement(key=cst.SimpleString(repr(entry.key)), value=value)
 
-    def _generate_dict(self, value: SDict, indent: int) -> cst.BaseExpression:
+    def _generate_dict(self, value: SDict, indent: int, start: int) -> cst.BaseExpression:
         entries = list(value.entries.values())
         if value.delete:
             entries.insert(0, SEntry(DELETE_KEY, SLit(True)))
@@ -264,7 +288,8 @@ class Renderer:
         flat = [self._item(template, e, indent) for e in entries]
         flat_node = _with_items(template, _fix_commas(flat, False, 0))
         code = self.cm.module.code_for_node(flat_node)
-        if "\n" not in code and indent + len(code) <= MAX_WIDTH:
+        # +1: the comma or closing bracket that follows the value in its parent
+        if "\n" not in code and start + len(code) + 1 <= MAX_WIDTH:
             return flat_node
         items = [self._item(template, e, indent + 4) for e in entries]
         node = _with_items(template, _fix_commas(items, True, indent + 4))
@@ -284,10 +309,38 @@ def remember_source(path: Path | None, text: str) -> None:
         _SOURCES[path] = text
 
 
+def literal_node(value: object) -> cst.BaseExpression:
+    """A libcst node for a Python literal (the common scalars built directly: fast)."""
+    if isinstance(value, bool) or value is None:
+        return cst.Name(repr(value))
+    if isinstance(value, str):
+        return cst.SimpleString(repr(value))
+    if isinstance(value, int) and value >= 0:
+        return cst.Integer(repr(value))
+    if isinstance(value, float) and value >= 0 and math.isfinite(value):
+        return cst.Float(_literal_code(value))
+    return cst.parse_expression(_literal_code(value))
+
+
 def _literal_code(value: object) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return repr(value)  # e.g. 512.0
     return repr(value)
+
+
+class _CommentFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.found = True
+
+
+def _has_comment(node: cst.CSTNode) -> bool:
+    """Whether a comment sits anywhere inside ``node``."""
+    finder = _CommentFinder()
+    node.visit(finder)
+    return finder.found
 
 
 def _is_exact(value: SValue) -> bool:
@@ -299,12 +352,12 @@ def _is_exact(value: SValue) -> bool:
         if not isinstance(node, (cst.Call, cst.Dict)):
             return False
         items = list(node.args if isinstance(node, cst.Call) else node.elements)
-        keys = [_item_key(i) for i in items if _item_key(i) != DELETE_KEY]
-        has_delete = any(_item_key(i) == DELETE_KEY for i in items)
+        keys = [item_key(i) for i in items if item_key(i) != DELETE_KEY]
+        has_delete = any(item_key(i) == DELETE_KEY for i in items)
         if has_delete != value.delete or keys != list(value.entries):
             return False
         for item, entry in zip(
-            [i for i in items if _item_key(i) != DELETE_KEY], value.entries.values()
+            [i for i in items if item_key(i) != DELETE_KEY], value.entries.values()
         ):
             if (
                 entry.arg is not item
@@ -325,7 +378,8 @@ def _all_items_reused(value: SList) -> bool:
     return all(el.value is i.node and _is_exact(i) for el, i in zip(node.elements, value.items))
 
 
-def _item_key(item: cst.Arg | cst.DictElement | cst.BaseElement) -> str | None:
+def item_key(item: cst.Arg | cst.DictElement | cst.BaseElement) -> str | None:
+    """The key an argument of ``dict(...)`` or an element of ``{...}`` writes, if static."""
     if isinstance(item, cst.Arg):
         return item.keyword.value if item.keyword is not None else None
     if isinstance(item, cst.DictElement) and isinstance(item.key, cst.SimpleString):

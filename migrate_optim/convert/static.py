@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,12 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from migrate_optim.convert.findings import ConvertError, display_path
 
 DELETE_KEY = "_delete_"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def resolved(path: Path) -> Path:
+    """``path.resolve()``, cached: configs resolve the same base paths over and over."""
+    return path.resolve()
 
 
 class SValue:
@@ -257,9 +264,17 @@ class ConfigModule:
     dynamic: dict[str, int]
     #: every Name read anywhere in the module (to know whether a binding is referenced)
     references: dict[str, int]
-    positions: Any
     base_specs: list[tuple[str, int]]
     order: list[str]
+    _positions: Any = None
+
+    @property
+    def positions(self) -> Any:
+        """libcst ``PositionProvider`` metadata of the module, computed on first use (slow)."""
+        if self._positions is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(PositionProvider)
+        return self._positions
 
     def line_of(self, node: cst.CSTNode) -> int:
         """1-based line of a node of this module."""
@@ -278,41 +293,44 @@ def parse_config(source: str, path: Path | None) -> ConfigModule:
         raise ConvertError(shown, exc.raw_line, f"syntax error: {exc.message}") from None
     # libcst accepts a few things CPython rejects; compile() is the authority on validity.
     try:
-        ast.parse(source)
+        tree = ast.parse(source)
     except SyntaxError as exc:
         raise ConvertError(shown, exc.lineno or 1, f"syntax error: {exc.msg}") from None
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    reader = _Reader(module, path, positions)
-    return reader.read(source)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise ConvertError(shown, 1, f"cannot parse: {exc}") from None
+    return _Reader(module, tree, path, source).read()
 
 
 class _Reader:
-    def __init__(self, module: cst.Module, path: Path | None, positions: Any) -> None:
+    """Reads module-level bindings, walking the libcst tree (for text) and the ast (for lines
+    and literal values) side by side: libcst position metadata would cost a full codegen."""
+
+    def __init__(self, module: cst.Module, tree: ast.Module, path: Path | None, source: str):
         self.module = module
+        self.tree = tree
         self.path = path
-        self.positions = positions
+        self.source = source
         self.bindings: dict[str, Binding] = {}
         self.dynamic: dict[str, int] = {}
         self.order: list[str] = []
+        self._lines: list[bytes] | None = None
 
-    def line(self, node: cst.CSTNode) -> int:
-        try:
-            return self.positions[node].start.line
-        except KeyError:
-            return 0
-
-    def read(self, source: str) -> ConfigModule:
+    def read(self) -> ConfigModule:
+        astmts = iter(self.tree.body)
         for stmt in self.module.body:
             if isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    self._small(small, stmt)
+                smalls = [next(astmts) for _ in stmt.body]
+                for small, asmall in zip(stmt.body, smalls):
+                    self._small(small, stmt, asmall, smalls[0].lineno)
             else:
                 # if/for/with/def/class at module level: names bound inside are dynamic
+                line = next(astmts).lineno
                 for name in _bound_names(stmt):
-                    self.dynamic.setdefault(name, self.line(stmt))
-        refs = _References()
-        self.module.visit(refs)
+                    self.dynamic.setdefault(name, line)
+        refs: dict[str, int] = {}
+        for n in ast.walk(self.tree):
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store):
+                refs[n.id] = refs.get(n.id, 0) + 1
         # A name's value may refer to an earlier name; resolve plain-name references once.
         for b in self.bindings.values():
             self._resolve_names(b.value)
@@ -331,37 +349,44 @@ class _Reader:
                     )
         return ConfigModule(
             path=self.path,
-            source=source,
+            source=self.source,
             module=self.module,
             bindings=self.bindings,
             dynamic=self.dynamic,
-            references=refs.names,
-            positions=self.positions,
+            references=refs,
             base_specs=base_specs,
             order=self.order,
         )
 
-    def _small(self, small: cst.BaseSmallStatement, stmt: cst.SimpleStatementLine) -> None:
+    def _small(
+        self,
+        small: cst.BaseSmallStatement,
+        stmt: cst.SimpleStatementLine,
+        asmall: ast.stmt,
+        line: int,
+    ) -> None:
         if isinstance(small, cst.Assign):
             if (
                 len(small.targets) == 1
                 and isinstance(small.targets[0].target, cst.Name)
                 and len(stmt.body) == 1
             ):
+                assert isinstance(asmall, ast.Assign)
                 name = small.targets[0].target.value
                 if name in self.bindings:
                     # a second plain assignment: the later one wins, as in Python
-                    self.dynamic.setdefault(name, self.line(stmt))
+                    self.dynamic.setdefault(name, line)
                     self.order.remove(name)
-                self.bindings[name] = Binding(name, self.value(small.value), stmt, self.line(stmt))
+                value = self.value(small.value, asmall.value)
+                self.bindings[name] = Binding(name, value, stmt, line)
                 self.order.append(name)
                 return
             for t in small.targets:
                 for name in _target_names(t.target):
-                    self.dynamic.setdefault(name, self.line(stmt))
+                    self.dynamic.setdefault(name, line)
         elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
             for name in _target_names(small.target):
-                self.dynamic.setdefault(name, self.line(stmt))
+                self.dynamic.setdefault(name, line)
         elif isinstance(small, cst.Expr):
             # e.g. optimizer.update(lr=0.1): a method call on a config value mutates it
             call = small.value
@@ -370,52 +395,72 @@ class _Reader:
                 while isinstance(base, (cst.Attribute, cst.Subscript)):
                     base = base.value
                 if isinstance(base, cst.Name):
-                    self.dynamic.setdefault(base.value, self.line(stmt))
+                    self.dynamic.setdefault(base.value, line)
         elif isinstance(small, (cst.Import, cst.ImportFrom, cst.Del, cst.Global, cst.Nonlocal)):
             for name in _bound_names(small):
-                self.dynamic.setdefault(name, self.line(stmt))
+                self.dynamic.setdefault(name, line)
 
-    def value(self, node: cst.BaseExpression) -> SValue:
-        line = self.line(node)
+    def value(self, node: cst.BaseExpression, anode: ast.expr) -> SValue:
+        line = anode.lineno
         f = self.path
         if isinstance(node, cst.Call) and _is_dict_call(node):
+            assert isinstance(anode, ast.Call)
             d = SDict(style="call", node=node, file=f, line=line)
-            for arg in node.args:
+            for arg, kw in zip(node.args, anode.keywords):
                 key = arg.keyword.value  # type: ignore[union-attr]
-                v = self.value(arg.value)
+                v = self.value(arg.value, kw.value)
                 if key == DELETE_KEY:
                     d.delete = isinstance(v, SLit) and bool(v.value)
                     continue
-                d.entries[key] = SEntry(key, v, arg, f, self.line(arg))
+                d.entries[key] = SEntry(key, v, arg, f, kw.lineno)
             return d
         if isinstance(node, cst.Dict) and all(
             isinstance(el, cst.DictElement) and _string_value(el.key) is not None
             for el in node.elements
         ):
+            assert isinstance(anode, ast.Dict)
             d = SDict(style="literal", node=node, file=f, line=line)
-            for el in node.elements:
-                assert isinstance(el, cst.DictElement)
+            for el, akey, aval in zip(node.elements, anode.keys, anode.values):
+                assert isinstance(el, cst.DictElement) and akey is not None
                 key = _string_value(el.key)
                 assert key is not None
-                v = self.value(el.value)
+                v = self.value(el.value, aval)
                 if key == DELETE_KEY:
                     d.delete = isinstance(v, SLit) and bool(v.value)
                     continue
-                d.entries[key] = SEntry(key, v, el, f, self.line(el))
+                d.entries[key] = SEntry(key, v, el, f, akey.lineno)
             return d
         if isinstance(node, (cst.List, cst.Tuple)) and all(
             isinstance(el, cst.Element) for el in node.elements
         ):
-            items = [self.value(el.value) for el in node.elements]
+            assert isinstance(anode, (ast.List, ast.Tuple))
+            items = [self.value(el.value, ael) for el, ael in zip(node.elements, anode.elts)]
             kind = "tuple" if isinstance(node, cst.Tuple) else "list"
             return SList(items, kind, node=node, file=f, line=line)
-        code = self.module.code_for_node(node)
         try:
-            # parenthesised so that implicit concatenation across lines is one expression
-            value = ast.literal_eval(f"({code.strip()})")
+            value = ast.literal_eval(anode)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            code = self._segment(anode) or self.module.code_for_node(node)
             return SExpr(code.strip(), node=node, file=f, line=line)
         return SLit(value, node=node, file=f, line=line)
+
+    def _segment(self, anode: ast.expr) -> str | None:
+        """The source text of an ast node (its offsets count UTF-8 bytes)."""
+        if self._lines is None:
+            self._lines = [ln.encode("utf-8") for ln in self.source.splitlines(keepends=True)]
+        end_line, end_col = anode.end_lineno, anode.end_col_offset
+        if end_line is None or end_col is None:
+            return None
+        first, last = anode.lineno - 1, end_line - 1
+        if first == last:
+            raw = self._lines[first][anode.col_offset : end_col]
+        else:
+            raw = (
+                self._lines[first][anode.col_offset :]
+                + b"".join(self._lines[first + 1 : last])
+                + self._lines[last][:end_col]
+            )
+        return raw.decode("utf-8")
 
     def _resolve_names(self, v: SValue) -> None:
         if isinstance(v, SExpr) and isinstance(v.node, cst.Name):
@@ -493,31 +538,6 @@ def _bound_names(node: cst.CSTNode) -> list[str]:
     return v.names
 
 
-class _References(cst.CSTVisitor):
-    """Collects names read anywhere (not as assignment targets or keywords)."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, int] = {}
-
-    def visit_Assign(self, node: cst.Assign) -> bool:
-        node.value.visit(self)
-        for t in node.targets:
-            if not isinstance(t.target, cst.Name):
-                t.target.visit(self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names[node.value] = self.names.get(node.value, 0) + 1
-
-
 # ---------------------------------------------------------------------------------------------
 # Inheritance
 
@@ -540,11 +560,11 @@ class ConfigTree:
 
     def register_source(self, path: Path, source: str) -> None:
         """Use ``source`` as the original text of ``path`` (the engine read it already)."""
-        self._overrides[path.resolve()] = source
+        self._overrides[resolved(path)] = source
 
     def module(self, path: Path) -> ConfigModule:
         """The parsed original text of ``path`` (cached)."""
-        key = path.resolve()
+        key = resolved(path)
         if key not in self._modules:
             if key in self._overrides:
                 text = self._overrides[key]
@@ -553,10 +573,20 @@ class ConfigTree:
             self._modules[key] = parse_config(text, path)
         return self._modules[key]
 
+    def cached(self, path: Path, source: str) -> ConfigModule | None:
+        """The module parsed for ``path`` (e.g. read as a base), if its text is ``source``."""
+        cm = self._modules.get(resolved(path))
+        return cm if cm is not None and cm.source == source and cm.path == path else None
+
+    def replace(self, cm: ConfigModule) -> None:
+        """Use ``cm`` as the module of its path, replacing what was parsed before."""
+        if cm.path is not None:
+            self._modules[resolved(cm.path)] = cm
+
     def add(self, cm: ConfigModule) -> None:
         """Register an already parsed module (the file being converted)."""
         if cm.path is not None:
-            self._modules.setdefault(cm.path.resolve(), cm)
+            self._modules.setdefault(resolved(cm.path), cm)
 
     def base_config(self, cm: ConfigModule, _seen: tuple[Path, ...] = ()) -> SDict:
         """The merged config of ``cm``'s bases (empty if it has none)."""
@@ -565,7 +595,7 @@ class ConfigTree:
         for spec, line in cm.base_specs:
             if cm.path is None:
                 raise BaseChainError(line, f"cannot resolve _base_ {spec!r} of stdin input")
-            bpath = (cm.path.parent / spec).resolve()
+            bpath = resolved(cm.path.parent / spec)
             if bpath in _seen:
                 raise BaseChainError(line, f"_base_ cycle through {display_path(bpath)}")
             if bpath.suffix != ".py":
@@ -591,7 +621,7 @@ class ConfigTree:
     def effective(self, cm: ConfigModule, _seen: tuple[Path, ...] = ()) -> SDict:
         """The merged config of ``cm`` (bases, then its own bindings), statically."""
         if cm.path is not None:
-            _seen = _seen + (cm.path.resolve(),)
+            _seen = _seen + (resolved(cm.path),)
         cfg = self.base_config(cm, _seen)
         return merge_into(own_config(cm), cfg)
 
