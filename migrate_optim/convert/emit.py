@@ -197,70 +197,11 @@ class Renderer:
         return cst.List(elements)
 
     def _dict(self, value: SDict, indent: int, start: int) -> cst.BaseExpression:
-        node = value.node
-        if node is not None and value.file == self.file and isinstance(node, (cst.Call, cst.Dict)):
-            if _is_exact(value):
-                return self._reuse(value, indent)
-            if not _has_comment(node):
-                # a rewritten dict without comments of its own is laid out afresh (yapf style)
-                return self._generate_dict(value, indent, start)
-            reused = self._reuse_dict(value, node, indent)
-            if reused is not None:
-                return reused
-        if node is not None and value.file != self.file and _is_exact(value):
+        if value.node is not None and _is_exact(value):
             return self._reuse(value, indent)
+        # a rewritten dict is laid out afresh (OpenMMLab yapf style); its entries' comments
+        # travel with them
         return self._generate_dict(value, indent, start)
-
-    def _reuse_dict(
-        self, value: SDict, node: cst.Call | cst.Dict, indent: int
-    ) -> cst.BaseExpression | None:
-        """The original call/literal with entries dropped, replaced or appended as needed."""
-        if _is_exact(value):
-            return self._reuse(value, indent)
-        orig_indent = self._orig_indent(value)
-        items = list(node.args if isinstance(node, cst.Call) else node.elements)
-        by_arg = {id(e.arg): e for e in value.entries.values() if e.arg is not None}
-        kept: list[cst.Arg | cst.DictElement] = []
-        new_indent = indent + (_item_indent(node, self.cm) - orig_indent if _multiline(node) else 0)
-        for item in items:
-            key = item_key(item)
-            if key == DELETE_KEY:
-                if value.delete:
-                    kept.append(item)
-                continue
-            entry = by_arg.get(id(item))
-            if entry is None:
-                continue
-            v = entry.value
-            if v.node is item.value and _is_exact(v):
-                kept.append(item)
-            else:
-                kept.append(item.with_changes(value=self.expr(v, new_indent)))
-        missing = [
-            e
-            for e in value.entries.values()
-            if e.arg is None or id(e.arg) not in {id(i) for i in items}
-        ]
-        if value.delete and not any(item_key(i) == DELETE_KEY for i in items):
-            missing.insert(0, SEntry(DELETE_KEY, SLit(True)))
-        if not kept and missing:
-            return None
-        kept = [reindent(k, indent - orig_indent) if indent != orig_indent else k for k in kept]
-        if missing:
-            multiline = _multiline(node)
-            item_indent = _item_indent(node, self.cm) - orig_indent + indent if multiline else 0
-            for e in missing:
-                kept.append(self._item(node, e, item_indent))
-            kept = _fix_commas(kept, multiline, item_indent)
-        else:
-            kept = _close_last(kept, node, indent)
-        if isinstance(node, cst.Call):
-            return reindent(node.with_changes(args=[]), indent - orig_indent).with_changes(
-                args=kept
-            )
-        return reindent(node.with_changes(elements=[]), indent - orig_indent).with_changes(
-            elements=kept
-        )
 
     def _item(
         self, node: cst.Call | cst.Dict, entry: SEntry, indent: int
@@ -284,20 +225,44 @@ class Renderer:
         template: cst.Call | cst.Dict = (
             cst.Call(func=cst.Name("dict")) if use_call else cst.Dict(elements=[])
         )
-        # first try one line; fall back to one entry per line
-        flat = [self._item(template, e, indent) for e in entries]
-        flat_node = _with_items(template, _fix_commas(flat, False, 0))
-        code = self.cm.module.code_for_node(flat_node)
-        # +1: the comma or closing bracket that follows the value in its parent
-        if "\n" not in code and start + len(code) + 1 <= MAX_WIDTH:
-            return flat_node
-        items = [self._item(template, e, indent + 4) for e in entries]
-        node = _with_items(template, _fix_commas(items, True, indent + 4))
+        commented = value.head is not None or value.tail or any(e.comments for e in entries)
+        if not commented:
+            # first try one line; fall back to one entry per line
+            flat = [self._item(template, e, indent) for e in entries]
+            flat_node = _with_items(template, _fix_commas(flat, False, 0))
+            code = self.cm.module.code_for_node(flat_node)
+            # +1: the comma or closing bracket that follows the value in its parent
+            if "\n" not in code and start + len(code) + 1 <= MAX_WIDTH:
+                return flat_node
+        inner = indent + 4
+        items = [self._item(template, e, inner) for e in entries]
+        before = [e.comments.before if e.comments else () for e in entries]
+        trailing = [e.comments.trailing if e.comments else None for e in entries]
+        closing_own_line = not use_call or bool(value.tail) or trailing[-1] is not None
+        for i, item in enumerate(items):
+            last = i == len(items) - 1
+            if last and not closing_own_line:
+                continue
+            ws = _newline_ws(
+                indent if last else inner,
+                trailing[i],
+                value.tail if last else before[i + 1],
+                inner,
+            )
+            # a comment after the last item needs a comma to sit behind (call style); a dict
+            # literal closes on its own line, without a trailing comma (yapf)
+            if last and not use_call and trailing[i] is None:
+                items[i] = item.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                template = template.with_changes(  # type: ignore[assignment]
+                    rbrace=cst.RightCurlyBrace(whitespace_before=ws)
+                )
+            else:
+                items[i] = item.with_changes(comma=cst.Comma(whitespace_after=ws))
+        opening = _newline_ws(inner, value.head, before[0] if before else (), inner)
+        node = _with_items(template, items)
         if isinstance(node, cst.Call):
-            return node.with_changes(whitespace_before_args=_newline_ws(indent + 4))
-        return node.with_changes(
-            lbrace=cst.LeftCurlyBrace(whitespace_after=_newline_ws(indent + 4))
-        )
+            return node.with_changes(whitespace_before_args=opening)
+        return node.with_changes(lbrace=cst.LeftCurlyBrace(whitespace_after=opening))
 
 
 _SOURCES: dict[Path, str] = {}
@@ -326,21 +291,6 @@ def _literal_code(value: object) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return repr(value)  # e.g. 512.0
     return repr(value)
-
-
-class _CommentFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.found = False
-
-    def visit_Comment(self, node: cst.Comment) -> None:
-        self.found = True
-
-
-def _has_comment(node: cst.CSTNode) -> bool:
-    """Whether a comment sits anywhere inside ``node``."""
-    finder = _CommentFinder()
-    node.visit(finder)
-    return finder.found
 
 
 def _is_exact(value: SValue) -> bool:
@@ -388,31 +338,26 @@ def item_key(item: cst.Arg | cst.DictElement | cst.BaseElement) -> str | None:
     return None
 
 
-def _multiline(node: cst.Call | cst.Dict) -> bool:
-    return "\n" in cst.Module(body=[]).code_for_node(node)
-
-
-def _item_indent(node: cst.Call | cst.Dict, cm: ConfigModule) -> int:
-    """The column of the node's items when they sit on lines of their own."""
-    items = list(node.args if isinstance(node, cst.Call) else node.elements)
-    for ws in [_ws_before_first(node)] + [
-        getattr(i.comma, "whitespace_after", None) for i in items
-    ]:
-        if isinstance(ws, cst.ParenthesizedWhitespace):
-            return len(ws.last_line.value)
-    return 4
-
-
-def _ws_before_first(node: cst.Call | cst.Dict) -> object:
-    if isinstance(node, cst.Call):
-        return node.whitespace_before_args
-    return node.lbrace.whitespace_after
-
-
-def _newline_ws(indent: int) -> cst.ParenthesizedWhitespace:
+def _newline_ws(
+    indent: int,
+    comment: str | None = None,
+    lines: tuple[str, ...] = (),
+    lines_indent: int | None = None,
+) -> cst.ParenthesizedWhitespace:
+    """A line break (after an optional end-of-line comment and comment lines), then ``indent``
+    columns."""
+    at = indent if lines_indent is None else lines_indent
     return cst.ParenthesizedWhitespace(
-        first_line=cst.TrailingWhitespace(),
-        empty_lines=[],
+        first_line=cst.TrailingWhitespace(
+            whitespace=cst.SimpleWhitespace("  " if comment else ""),
+            comment=cst.Comment(comment) if comment else None,
+        ),
+        empty_lines=[
+            cst.EmptyLine(
+                indent=True, whitespace=cst.SimpleWhitespace(" " * at), comment=cst.Comment(c)
+            )
+            for c in lines
+        ],
         indent=True,
         last_line=cst.SimpleWhitespace(" " * indent),
     )
@@ -453,31 +398,6 @@ def _fix_commas(items: list, multiline: bool, indent: int) -> list:
         out.append(item.with_changes(comma=cst.Comma(whitespace_after=ws)))
     return out
 
-
-def _close_last(items: list, node: cst.Call | cst.Dict, indent: int) -> list:
-    """After dropping items, the new last item takes the closing layout of the old last one."""
-    if not items:
-        return items
-    orig = list(node.args if isinstance(node, cst.Call) else node.elements)
-    last_orig = orig[-1]
-    if items[-1] is last_orig:
-        return items
-    item = items[-1]
-    comma = item.comma
-    if isinstance(comma, cst.Comma) and isinstance(
-        comma.whitespace_after, cst.ParenthesizedWhitespace
-    ):
-        ws = comma.whitespace_after
-        if ws.first_line.comment is not None:
-            closing = cst.SimpleWhitespace(" " * indent)
-            return items[:-1] + [
-                item.with_changes(
-                    comma=comma.with_changes(
-                        whitespace_after=ws.with_changes(empty_lines=[], last_line=closing)
-                    )
-                )
-            ]
-    return items[:-1] + [item.with_changes(comma=last_orig.comma)]
 
 
 def _with_items(template: cst.Call | cst.Dict, items: list) -> cst.Call | cst.Dict:

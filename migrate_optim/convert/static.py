@@ -115,15 +115,30 @@ class SList(SValue):
         return tuple(vals) if self.kind == "tuple" else vals
 
 
+@dataclass(frozen=True)
+class Comments:
+    """Comments around one dict item: whole lines above it, and one at the end of its line."""
+
+    before: tuple[str, ...] = ()
+    trailing: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.before) or self.trailing is not None
+
+
 @dataclass(eq=False)
 class SEntry:
-    """One key of a dict, with the argument node that wrote it (None if generated)."""
+    """One key of a dict, with the argument node that wrote it (None if generated).
+
+    ``comments`` travel with the entry when it is moved into a generated dict.
+    """
 
     key: str
     value: SValue
     arg: cst.Arg | cst.DictElement | None = None
     file: Path | None = None
     line: int = 0
+    comments: Comments | None = None
 
 
 @dataclass(eq=False)
@@ -136,6 +151,9 @@ class SDict(SValue):
     node: cst.BaseExpression | None = None
     file: Path | None = None
     line: int = 0
+    #: comment on the line of the opening bracket, and comment lines before the closing one
+    head: str | None = None
+    tail: tuple[str, ...] = ()
 
     def __contains__(self, key: str) -> bool:
         return key in self.entries
@@ -177,6 +195,8 @@ class SDict(SValue):
             node=self.node,
             file=self.file,
             line=self.line,
+            head=self.head,
+            tail=self.tail,
         )
 
     def without(self, *keys: str) -> SDict:
@@ -189,7 +209,7 @@ class SDict(SValue):
     def set(self, key: str, value: SValue, like: SEntry | None = None) -> SDict:
         """Set ``key`` (in place); ``like`` carries the argument node whose formatting to keep."""
         if like is not None:
-            self.entries[key] = SEntry(key, value, like.arg, like.file, like.line)
+            self.entries[key] = SEntry(key, value, like.arg, like.file, like.line, like.comments)
         else:
             old = self.entries.get(key)
             if old is not None and old.value is value:
@@ -405,30 +425,44 @@ class _Reader:
         f = self.path
         if isinstance(node, cst.Call) and _is_dict_call(node):
             assert isinstance(anode, ast.Call)
-            d = SDict(style="call", node=node, file=f, line=line)
-            for arg, kw in zip(node.args, anode.keywords):
+            head, comments, tail = _item_comments(node)
+            d = SDict(style="call", node=node, file=f, line=line, head=head, tail=tail)
+            carry: tuple[str, ...] = ()
+            for arg, kw, c in zip(node.args, anode.keywords, comments):
                 key = arg.keyword.value  # type: ignore[union-attr]
                 v = self.value(arg.value, kw.value)
                 if key == DELETE_KEY:
                     d.delete = isinstance(v, SLit) and bool(v.value)
+                    carry = c.before + ((c.trailing,) if c.trailing else ())
                     continue
-                d.entries[key] = SEntry(key, v, arg, f, kw.lineno)
+                c = Comments(carry + c.before, c.trailing) if carry else c
+                carry = ()
+                d.entries[key] = SEntry(key, v, arg, f, kw.lineno, c or None)
+            if carry:
+                d.tail = carry + d.tail
             return d
         if isinstance(node, cst.Dict) and all(
             isinstance(el, cst.DictElement) and _string_value(el.key) is not None
             for el in node.elements
         ):
             assert isinstance(anode, ast.Dict)
-            d = SDict(style="literal", node=node, file=f, line=line)
-            for el, akey, aval in zip(node.elements, anode.keys, anode.values):
+            head, comments, tail = _item_comments(node)
+            d = SDict(style="literal", node=node, file=f, line=line, head=head, tail=tail)
+            carry = ()
+            for el, akey, aval, c in zip(node.elements, anode.keys, anode.values, comments):
                 assert isinstance(el, cst.DictElement) and akey is not None
                 key = _string_value(el.key)
                 assert key is not None
                 v = self.value(el.value, aval)
                 if key == DELETE_KEY:
                     d.delete = isinstance(v, SLit) and bool(v.value)
+                    carry = c.before + ((c.trailing,) if c.trailing else ())
                     continue
-                d.entries[key] = SEntry(key, v, el, f, akey.lineno)
+                c = Comments(carry + c.before, c.trailing) if carry else c
+                carry = ()
+                d.entries[key] = SEntry(key, v, el, f, akey.lineno, c or None)
+            if carry:
+                d.tail = carry + d.tail
             return d
         if isinstance(node, (cst.List, cst.Tuple)) and all(
             isinstance(el, cst.Element) for el in node.elements
@@ -473,6 +507,47 @@ class _Reader:
         elif isinstance(v, SList):
             for i in v.items:
                 self._resolve_names(i)
+
+
+def _ws_comments(ws: object) -> tuple[str | None, tuple[str, ...]]:
+    """The end-of-line comment and the comment lines of a (parenthesized) whitespace."""
+    if not isinstance(ws, cst.ParenthesizedWhitespace):
+        return None, ()
+    first = ws.first_line.comment.value if ws.first_line.comment is not None else None
+    lines = tuple(el.comment.value for el in ws.empty_lines if el.comment is not None)
+    return first, lines
+
+
+def _item_comments(
+    node: cst.Call | cst.Dict,
+) -> tuple[str | None, list[Comments], tuple[str, ...]]:
+    """Comments of a dict display: the opening line's, each item's, and the closing ones."""
+    if isinstance(node, cst.Call):
+        items: list = list(node.args)
+        head, before = _ws_comments(node.whitespace_before_args)
+    else:
+        items = list(node.elements)
+        head, before = _ws_comments(node.lbrace.whitespace_after)
+    out: list[Comments] = []
+    for item in items:
+        comma = item.comma
+        if isinstance(comma, cst.Comma):
+            trailing, after = _ws_comments(comma.whitespace_after)
+        elif isinstance(item, cst.Arg):
+            trailing, after = _ws_comments(item.whitespace_after_arg)
+        else:
+            trailing, after = _ws_comments(node.rbrace.whitespace_before)  # type: ignore[union-attr]
+        if isinstance(item, cst.Arg) and comma is not cst.MaybeSentinel.DEFAULT:
+            # `a=1  # c\n,` is not a thing; but `a=1  # c\n)` keeps it after the arg
+            t2, a2 = _ws_comments(item.whitespace_after_arg)
+            trailing = trailing or t2
+            after = a2 + after
+        out.append(Comments(before, trailing))
+        before = after
+    if isinstance(node, cst.Dict) and items and isinstance(items[-1].comma, cst.Comma):
+        _t, last = _ws_comments(node.rbrace.whitespace_before)
+        before = before + last
+    return head, out, before
 
 
 def _is_dict_call(node: cst.Call) -> bool:
@@ -652,7 +727,8 @@ def merge_into(child: SDict, base: SDict) -> SDict:
         ):
             merged = merge_into(v, old.value)
             merged.node, merged.file, merged.line, merged.style = v.node, v.file, v.line, v.style
-            out.entries[k] = SEntry(k, merged, e.arg, e.file, e.line)
+            merged.head, merged.tail = v.head, v.tail
+            out.entries[k] = SEntry(k, merged, e.arg, e.file, e.line, e.comments)
         elif isinstance(v, SDict) and v.delete:
             out.entries[k] = e
         else:
@@ -671,7 +747,8 @@ def _deep(v: SValue) -> SValue:
     if isinstance(v, SDict):
         d = v.copy()
         d.entries = {
-            k: SEntry(k, deep_copy(e.value), e.arg, e.file, e.line) for k, e in v.entries.items()
+            k: SEntry(k, deep_copy(e.value), e.arg, e.file, e.line, e.comments)
+            for k, e in v.entries.items()
         }
         return d
     if isinstance(v, SList):
