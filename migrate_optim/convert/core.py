@@ -133,10 +133,12 @@ class Converter:
         self._plans: dict[Path, _Plan] = {}
         self._planning: set[Path] = set()
         self._effective: dict[Path, SDict] = {}
+        self._run_codebase: tuple[str] | None = None
 
     def register(self, path: Path, source: str) -> None:
         """Tell the converter the original text of a file of this run (before any write)."""
         self.tree.register_source(path, source)
+        self._run_codebase = None
 
     def convert_source(self, source: str, path: Path | None = None) -> ConvertResult:
         """Convert one config's text; ``path`` locates its ``_base_`` files (None for stdin).
@@ -173,6 +175,26 @@ class Converter:
                 self._planning.discard(key)
             self._plans[key] = plan
         return plan
+
+    def run_codebase(self) -> str | None:
+        """The one codebase that the registered files show by themselves, if they agree.
+
+        Files that do not show their codebase (a schedule or runtime base) are converted as
+        part of that codebase: their children are, and their bases must mean the same.
+        """
+        if self._run_codebase is None:
+            found: set[str] = set()
+            for path in self.tree.registered():
+                try:
+                    cm = self.tree.module(path)
+                except (OSError, UnicodeDecodeError, ConvertError):
+                    continue
+                own = own_config(cm)
+                name = cb.from_path(path) or cb.from_structure(own) or cb.from_model(own)
+                if name:
+                    found.add(name)
+            self._run_codebase = (found.pop() if len(found) == 1 else "",)
+        return self._run_codebase[0] or None
 
     def effective_1x(self, path: Path) -> SDict:
         """The effective config of ``path`` as the converted tree will have it (statically)."""
@@ -268,7 +290,17 @@ class _FileConversion:
             broken_base = False
         eff = merge_into(own_config(cm), base)
         codebase = cb.detect(self.path, eff, self.conv.options.codebase)
+        assumed = None
+        if codebase is None:
+            codebase = assumed = self.conv.run_codebase()
         t = translate(eff, codebase, self.path)
+        if assumed is not None and (t.out or t.notes):
+            t.note(
+                cb.ASSUMED_ID,
+                Severity.INFO,
+                f"the codebase of this config is not visible in it or its bases: assumed "
+                f"{assumed}, the codebase of every other config of this run",
+            )
         tb = translate(base, codebase, None) if base.entries else None
 
         consumed = {k for k, v in t.out.items() if v is REMOVE}
@@ -303,17 +335,24 @@ class _FileConversion:
             # `clip_grad=None` written to drop an inherited setting)
             inherited = base_1x.get(key)
             if desired is REMOVE or desired is None:
-                if key in cm.bindings:
-                    remove.add(key)
                 if inherited is not None and inherited is not REMOVE:
+                    # a base keeps the key (it was left unconverted): dropping this file's
+                    # statement would let the base's value through, so the group stays 0.x
                     notes.append(
                         Note(
                             ENGINE_ID,
                             Severity.ERROR,
-                            f"`{key}` should be removed but a base file defines it",
+                            f"`{key}` should be removed but a base file keeps it (see the "
+                            "findings of the base); convert by hand",
                             key=key,
                         )
                     )
+                    for group in groups:
+                        if key in group:
+                            blocked |= group
+                    blocked.add(key)
+                elif key in cm.bindings:
+                    remove.add(key)
                 continue
             ov = override(inherited, desired, self.path, (key,))
             if broken_base and isinstance(ov, SDict):
@@ -352,7 +391,11 @@ class _FileConversion:
         todos: dict[str, list[str]] = {}
         for n in notes:
             if tb is not None and (n.rule_id, n.message) in base_notes and not self._here(n):
-                continue
+                anchor = self._todo_anchor(n.key, groups) if n.key else None
+                if n.severity is not Severity.ERROR or anchor not in cm.bindings:
+                    continue  # reported where it is, in the base file
+                # this file's statements of the group stay 0.x too: say why here as well
+                n = Note(n.rule_id, n.severity, f"(in a base file) {n.message}", None, n.key)
             line = self._line(n, t)
             self.finding(line, n.rule_id, n.severity, n.message)
             if n.severity is Severity.ERROR and n.key is not None:
@@ -548,6 +591,7 @@ class _FileConversion:
 
         body: list[cst.BaseStatement] = []
         carry: list[cst.EmptyLine] = []  # comments of deleted statements
+        header = list(cm.module.header)  # the first statement's comments live here
         for stmt in cm.module.body:
             key = stmt_key.get(id(stmt))
             if key is None:
@@ -561,7 +605,8 @@ class _FileConversion:
                     first_key, first_node = incoming[0]
                     s = self._trail(_retarget(stmt, first_key, first_node), key, first_key)
                     s = _prepend(s, carry)
-                    body.append(_add_todos(s, todos.get(first_key, [])))
+                    above = header if not body else None
+                    body.append(_add_todos(s, todos.get(first_key, []), above))
                     carry = []
                     for k2, n2 in incoming[1:]:
                         body.append(_add_todos(assign(k2, n2), todos.get(k2, [])))
@@ -574,7 +619,7 @@ class _FileConversion:
             s = stmt
             if key in replace:
                 s = self._trail(_retarget(stmt, key, replace[key]), key, key)
-            s = _add_todos(_prepend(s, carry), todos.get(key, []))
+            s = _add_todos(_prepend(s, carry), todos.get(key, []), header if not body else None)
             carry = []
             body.append(s)
             for k2, n2 in incoming:
@@ -639,10 +684,12 @@ def _prepend(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseSta
     return stmt.with_changes(leading_lines=list(lines) + list(stmt.leading_lines))
 
 
-def _add_todos(stmt: cst.BaseStatement, messages: list[str]) -> cst.BaseStatement:
+def _add_todos(
+    stmt: cst.BaseStatement, messages: list[str], above: list[cst.EmptyLine] | None = None
+) -> cst.BaseStatement:
     if not messages:
         return stmt
-    existing = list(stmt.leading_lines)
+    existing = list(above or []) + list(stmt.leading_lines)
     extra = todo_lines(messages, existing)
     if not extra:
         return stmt

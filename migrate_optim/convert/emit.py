@@ -49,10 +49,19 @@ DEFAULTS: dict[tuple[str, ...], object] = {
 }
 
 
+#: keys of an optim_wrapper itself, which a ``*`` (sub-wrapper name) in DEFAULTS never matches
+WRAPPER_KEYS = frozenset(
+    "type optimizer paramwise_cfg constructor clip_grad accumulative_counts loss_scale dtype "
+    "opt_level use_fsdp".split()
+)
+
+
 def default_for(path: tuple[str, ...]) -> tuple[bool, object]:
     """Whether ``path`` has a 1.x default that equals the key being absent, and its value."""
     for pattern, value in DEFAULTS.items():
-        if len(pattern) == len(path) and all(p in ("*", q) for p, q in zip(pattern, path)):
+        if len(pattern) == len(path) and all(
+            q == p or (p == "*" and q not in WRAPPER_KEYS) for p, q in zip(pattern, path)
+        ):
             return True, value
     return False, None
 

@@ -637,6 +637,10 @@ class ConfigTree:
         """Use ``source`` as the original text of ``path`` (the engine read it already)."""
         self._overrides[resolved(path)] = source
 
+    def registered(self) -> list[Path]:
+        """The files whose original text was registered, in registration order."""
+        return list(self._overrides)
+
     def module(self, path: Path) -> ConfigModule:
         """The parsed original text of ``path`` (cached)."""
         key = resolved(path)

@@ -20,7 +20,7 @@ to the multi-optimizer rule.
 from __future__ import annotations
 
 from migrate_optim.convert.findings import Severity
-from migrate_optim.convert.static import SDict, SLit, gdict, lit
+from migrate_optim.convert.static import SDict, SLit, gdict, lit, merge_into
 from migrate_optim.convert.translation import Translation
 
 RULE_ID = "MO101"
@@ -108,6 +108,11 @@ def apply(t: Translation) -> None:
     else:
         wrapper = gdict(type=lit("OptimWrapper"))
     inner = optimizer.without("constructor", "paramwise_cfg")
+    current = wrapper.get("optimizer")
+    if isinstance(current, SDict) and not optimizer.delete:
+        # the 0.x override merges into the optimizer the converted base already has
+        inner = merge_into(inner, current)
+        inner.node, inner.file, inner.line = optimizer.node, optimizer.file, optimizer.line
     wrapper.set("optimizer", inner)
     if optimizer.delete:
         # 0.x `_delete_` replaced the whole optimizer, constructor and paramwise_cfg included

@@ -298,7 +298,7 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
         t.todo(
             RULE_ID,
             "`optimizer_config.type` is not a string literal",
-            key="optimizer_config",
+            key=_key(t, type_v),
             at=type_v,
         )
         return False
@@ -309,12 +309,12 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
             RULE_ID,
             f"optimizer hook {hook_type!r} has no known 1.x optim_wrapper form for "
             f"{t.codebase or 'an unknown codebase'}; convert by hand",
-            key="optimizer_config",
+            key=_key(t, type_v),
             at=type_v,
         )
         return False
     if spec.refuse:
-        t.todo(RULE_ID, spec.refuse, key="optimizer_config", at=type_v)
+        t.todo(RULE_ID, spec.refuse, key=_key(t, type_v), at=type_v)
         return False
     for key, entry in hook.entries.items():
         if key != "type" and key not in spec.args:
@@ -322,7 +322,7 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
                 RULE_ID,
                 f"`{key}` is not an argument of {t.codebase or ''} {hook_type} (TypeError in "
                 "0.x, or a custom hook); convert by hand".replace("  ", " "),
-                key="optimizer_config",
+                key=_key(t, entry),
                 at=entry,
             )
             return False
@@ -350,7 +350,7 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
         elif how in (ACC_EXACT, ACC_NO_TAIL):
             n = _int(value)
             if n is None:
-                t.todo(RULE_ID, f"`{key}` is not a literal int", key="optimizer_config", at=entry)
+                t.todo(RULE_ID, f"`{key}` is not a literal int", key=_key(t, entry), at=entry)
                 return False
             if how == ACC_NO_TAIL and n != 1:
                 t.todo(
@@ -359,7 +359,7 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
                     "partial last window; OptimWrapper(accumulative_counts) rescales and "
                     "steps the tail, so it matches only when max_iters is a multiple of "
                     f"{n}; convert by hand",
-                    key="optimizer_config",
+                    key=_key(t, entry),
                     at=entry,
                 )
                 return False
@@ -383,7 +383,7 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
                     )
                 )
             else:
-                t.todo(RULE_ID, f"`{key}` is not a literal bool", key="optimizer_config", at=entry)
+                t.todo(RULE_ID, f"`{key}` is not a literal bool", key=_key(t, entry), at=entry)
                 return False
         elif how == FROZEN:
             if isinstance(value, SDict) and not value.entries:
@@ -395,7 +395,7 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
                     RULE_ID,
                     f"`{key}` dropped gradients of some layers for a number of iterations; "
                     "optim_wrapper has no equivalent (needs a custom hook); convert by hand",
-                    key="optimizer_config",
+                    key=_key(t, entry),
                     at=entry,
                 )
                 return False
@@ -405,7 +405,7 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
                     RULE_ID,
                     "`grad_clip.type`: mmcv passed grad_clip to clip_grad_norm_, which fails "
                     "on `type` (TypeError): this config did not train in 0.x",
-                    key="optimizer_config",
+                    key=_key(t, entry),
                     at=entry,
                 )
                 return False
@@ -434,6 +434,16 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
     return True
 
 
+def _key(t: Translation, at: SValue | SEntry | None) -> str:
+    """The 0.x key a hook setting came from: ``fp16`` (merged into the hook) or the hook."""
+    fp16 = t.cfg.get("fp16")
+    if isinstance(fp16, SDict) and at is not None:
+        value = at.value if isinstance(at, SEntry) else at
+        if any(e.value is value for e in fp16.entries.values()):
+            return "fp16"
+    return "optimizer_config" if "optimizer_config" in t.cfg else "fp16"
+
+
 def _loss_scale(t: Translation, entry: SEntry) -> SValue | None:
     """The 1.x ``loss_scale`` for a 0.x one: floats, 'dynamic' and dicts as they are."""
     value = entry.value
@@ -453,7 +463,7 @@ def _loss_scale(t: Translation, entry: SEntry) -> SValue | None:
         t.todo(
             LOSS_SCALE_ID,
             f"loss_scale={v!r} is neither a float, 'dynamic' nor a dict (ValueError in 0.x)",
-            key="optimizer_config",
+            key=_key(t, entry),
             at=entry,
         )
         return None
@@ -489,7 +499,7 @@ def _anomalous(t: Translation, entry: SEntry) -> bool:
     t.todo(
         ANOMALOUS_ID,
         "`detect_anomalous_params` is not a literal bool",
-        key="optimizer_config",
+        key=_key(t, entry),
         at=entry,
     )
     return False
