@@ -306,6 +306,7 @@ class _FileConversion:
         consumed = {k for k, v in t.out.items() if v is REMOVE}
         consumed.update(s for srcs in t.sources.values() for s in srcs)
         consumed.update(n.key for n in t.notes if n.key is not None)
+        consumed.update(k for k in OPTIMIZER_KEYS if k in cm.dynamic)
         if not consumed & set(cm.bindings) and not consumed & set(cm.dynamic):
             # The file writes none of the 0.x keys: whatever changes is inherited and belongs
             # to its bases (converted in their own right), so this file stays as it is.
@@ -412,7 +413,11 @@ class _FileConversion:
         """Keys whose statements cannot be rewritten safely (dynamic or referenced names)."""
         cm = self.cm
         blocked: set[str] = set()
-        for key in keys:
+        reported: set[str] = set()
+        # a 0.x key assigned only in ways the reader cannot follow (`x = 1; optimizer = ...`,
+        # inside an `if`) is not in the effective config at all, but must not pass silently
+        candidates = keys + [k for k in OPTIMIZER_KEYS if k in cm.dynamic and k not in keys]
+        for key in candidates:
             involved = (key,) + t.sources.get(key, ())
             for name in involved:
                 if name not in cm.bindings and name not in cm.dynamic:
@@ -424,13 +429,11 @@ class _FileConversion:
                     reason = f"`{name}` is referenced by other statements of this file"
                 if reason:
                     blocked.update(involved)
+                    if name in reported:
+                        continue
+                    reported.add(name)
                     t.notes.append(
-                        Note(
-                            ENGINE_ID,
-                            Severity.ERROR,
-                            f"{reason}; convert by hand",
-                            key=name if name in cm.bindings else None,
-                        )
+                        Note(ENGINE_ID, Severity.ERROR, f"{reason}; convert by hand", key=name)
                     )
         return blocked
 
@@ -581,6 +584,12 @@ class _FileConversion:
         if not (replace or remove or new or todos):
             return cm.source
         stmt_key = {id(b.statement): k for k, b in cm.bindings.items()}
+        # statements of names the reader could not follow: they can only receive TODOs
+        todo_only = {
+            id(st): name
+            for name, st in cm.dynamic_statements.items()
+            if id(st) not in stmt_key and name in todos
+        }
         placed_after: dict[str, list[tuple[str, cst.BaseExpression]]] = {}
         unplaced: list[tuple[str, cst.BaseExpression]] = []
         for key, (anchor, node) in new.items():
@@ -595,7 +604,11 @@ class _FileConversion:
         for stmt in cm.module.body:
             key = stmt_key.get(id(stmt))
             if key is None:
-                body.append(_prepend(stmt, carry))
+                s = _prepend(stmt, carry)
+                if id(stmt) in todo_only:
+                    above = header if not body else None
+                    s = _add_todos(s, todos[todo_only[id(stmt)]], above)
+                body.append(s)
                 carry = []
                 continue
             assert isinstance(stmt, cst.SimpleStatementLine)
@@ -627,7 +640,7 @@ class _FileConversion:
         for k2, n2 in unplaced:
             body.append(_add_todos(assign(k2, n2), todos.get(k2, [])))
         module = cm.module.with_changes(body=body)
-        if carry:
+        if any(ln.comment is not None for ln in carry):
             module = module.with_changes(footer=list(carry) + list(module.footer))
         return module.code
 
@@ -644,7 +657,21 @@ def _without_generated_type(value: SDict) -> SDict:
 
 
 def _derived_entry(ov: SDict, source: SValue) -> str | None:
-    """The first top-level entry of ``ov`` that came from the 0.x value ``source``."""
+    """The top-level entry of ``ov`` that came from the end of the 0.x value ``source``.
+
+    A statement's trailing comment sits on the line of the last item of its dict: the entry
+    made from that item, else the entry made from the whole value, else any entry made from
+    one of its items.
+    """
+    if isinstance(source, SDict) and isinstance(source.node, (cst.Call, cst.Dict)):
+        items = list(
+            source.node.args if isinstance(source.node, cst.Call) else source.node.elements
+        )
+        if items:
+            last = items[-1]
+            for k, e in ov.entries.items():
+                if e.arg is last or (e.value.node is not None and e.value.node is last.value):
+                    return k
     args: set[int] = set()
     nodes: set[int] = set()
     if isinstance(source, SDict):
@@ -679,8 +706,8 @@ def _retarget(
 
 
 def _prepend(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
-    if not lines:
-        return stmt
+    if not any(ln.comment is not None for ln in lines):
+        return stmt  # only blank lines: the statement keeps its own spacing
     return stmt.with_changes(leading_lines=list(lines) + list(stmt.leading_lines))
 
 

@@ -287,6 +287,8 @@ class ConfigModule:
     base_specs: list[tuple[str, int]]
     order: list[str]
     _positions: Any = None
+    #: the first statement that made each dynamic name dynamic (where a TODO can go)
+    dynamic_statements: dict[str, cst.BaseStatement] = field(default_factory=dict)
 
     @property
     def positions(self) -> Any:
@@ -332,6 +334,7 @@ class _Reader:
         self.source = source
         self.bindings: dict[str, Binding] = {}
         self.dynamic: dict[str, int] = {}
+        self.dynamic_statements: dict[str, cst.BaseStatement] = {}
         self.order: list[str] = []
         self._lines: list[bytes] | None = None
 
@@ -346,7 +349,7 @@ class _Reader:
                 # if/for/with/def/class at module level: names bound inside are dynamic
                 line = next(astmts).lineno
                 for name in _bound_names(stmt):
-                    self.dynamic.setdefault(name, line)
+                    self._dynamic(name, line, stmt)
         refs: dict[str, int] = {}
         for n in ast.walk(self.tree):
             if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store):
@@ -376,7 +379,12 @@ class _Reader:
             references=refs,
             base_specs=base_specs,
             order=self.order,
+            dynamic_statements=self.dynamic_statements,
         )
+
+    def _dynamic(self, name: str, line: int, stmt: cst.BaseStatement) -> None:
+        self.dynamic.setdefault(name, line)
+        self.dynamic_statements.setdefault(name, stmt)
 
     def _small(
         self,
@@ -395,7 +403,7 @@ class _Reader:
                 name = small.targets[0].target.value
                 if name in self.bindings:
                     # a second plain assignment: the later one wins, as in Python
-                    self.dynamic.setdefault(name, line)
+                    self._dynamic(name, line, stmt)
                     self.order.remove(name)
                 value = self.value(small.value, asmall.value)
                 self.bindings[name] = Binding(name, value, stmt, line)
@@ -403,10 +411,10 @@ class _Reader:
                 return
             for t in small.targets:
                 for name in _target_names(t.target):
-                    self.dynamic.setdefault(name, line)
+                    self._dynamic(name, line, stmt)
         elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
             for name in _target_names(small.target):
-                self.dynamic.setdefault(name, line)
+                self._dynamic(name, line, stmt)
         elif isinstance(small, cst.Expr):
             # e.g. optimizer.update(lr=0.1): a method call on a config value mutates it
             call = small.value
@@ -415,10 +423,10 @@ class _Reader:
                 while isinstance(base, (cst.Attribute, cst.Subscript)):
                     base = base.value
                 if isinstance(base, cst.Name):
-                    self.dynamic.setdefault(base.value, line)
+                    self._dynamic(base.value, line, stmt)
         elif isinstance(small, (cst.Import, cst.ImportFrom, cst.Del, cst.Global, cst.Nonlocal)):
             for name in _bound_names(small):
-                self.dynamic.setdefault(name, line)
+                self._dynamic(name, line, stmt)
 
     def value(self, node: cst.BaseExpression, anode: ast.expr) -> SValue:
         line = anode.lineno
