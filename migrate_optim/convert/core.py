@@ -23,6 +23,7 @@ import libcst as cst
 
 from migrate_optim.convert import codebase as cb
 from migrate_optim.convert.emit import (
+    TODO_PREFIX,
     NotPortable,
     Renderer,
     assign,
@@ -301,6 +302,19 @@ class _FileConversion:
                 f"the codebase of this config is not visible in it or its bases: assumed "
                 f"{assumed}, the codebase of every other config of this run",
             )
+        for key in OPTIMIZER_KEYS:
+            b = cm.bindings.get(key)
+            if b is not None and isinstance(b.value, SDict) and b.value.delete:
+                if key not in base.entries and not broken_base:
+                    # mmcv pops `_delete_` only when merging into a base value
+                    t.note(
+                        ENGINE_ID,
+                        Severity.WARNING,
+                        f"`_delete_=True` in `{key}` has nothing to delete (no base defines "
+                        f"`{key}`): mmcv kept it as an argument, which failed when the "
+                        "optimizer or hook was built; the conversion treats it as absent",
+                        at=b.value,
+                    )
         tb = translate(base, codebase, None) if base.entries else None
 
         consumed = {k for k, v in t.out.items() if v is REMOVE}
@@ -313,6 +327,19 @@ class _FileConversion:
             return _Plan(cm, self.findings)
         keys = list(t.out) + [k for k in (tb.out if tb else {}) if k not in t.out]
         blocked = self._blocked_keys(t, keys)
+        # A statement marked by an earlier run stays as it is until the user resolves it: its
+        # bases may have been converted since, and the mix of 1.x bases and a 0.x child says
+        # nothing reliable about what the child meant.
+        for name in self._marked(keys, t):
+            t.notes.append(
+                Note(
+                    ENGINE_ID,
+                    Severity.ERROR,
+                    f"`{name}` still carries a TODO(migrate-optim) comment: resolve it and "
+                    "delete the comment, then convert again",
+                    key=name,
+                )
+            )
         # A key left for the user blocks its whole group (the 1.x key and the 0.x keys it
         # replaces): a half-converted group would mix 0.x and 1.x forms of one setting.
         todo_keys = {n.key for n in t.notes if n.severity is Severity.ERROR and n.key}
@@ -437,6 +464,24 @@ class _FileConversion:
                     )
         return blocked
 
+    def _marked(self, keys: list[str], t: Translation) -> list[str]:
+        """The names of the conversion groups whose statements carry a TODO comment."""
+        cm = self.cm
+        names = set(keys) | {s for k in keys for s in t.sources.get(k, ())}
+        first = cm.module.body[0] if cm.module.body else None
+        marked = []
+        for name in cm.order:
+            if name not in names:
+                continue
+            stmt = cm.bindings[name].statement
+            lines = list(stmt.leading_lines)
+            if stmt is first:
+                lines = list(cm.module.header) + lines
+            if any(ln.comment is not None and ln.comment.value.startswith(TODO_PREFIX)
+                   for ln in lines):  # fmt: skip
+                marked.append(name)
+        return marked
+
     @staticmethod
     def _groups(t: Translation, tb: Translation | None, keys: list[str]) -> list[set[str]]:
         groups = []
@@ -549,6 +594,12 @@ class _FileConversion:
 
     # -- rewriting ----------------------------------------------------------------------------
 
+    def _new_statement(
+        self, key: str, node: cst.BaseExpression, todos: dict[str, list[str]]
+    ) -> cst.BaseStatement:
+        """A fresh ``key = node`` statement with its trailing comment and TODOs."""
+        return _add_todos(self._trail(assign(key, node), key, key), todos.get(key, []))
+
     def _trail(
         self, stmt: cst.SimpleStatementLine, name: str, key: str
     ) -> cst.SimpleStatementLine:
@@ -598,6 +649,20 @@ class _FileConversion:
             else:
                 unplaced.append((key, node))
 
+        # comments inside a replaced or removed 0.x value that did not travel into a new value
+        # (with an entry that moved) are kept as comment lines above the statement
+        rendered: set[str] = set()
+        for node in list(replace.values()) + [n for _a, n in new.values()]:
+            rendered.update(_comments_in(node))
+
+        def left_behind(stmt: cst.SimpleStatementLine) -> list[cst.EmptyLine]:
+            value = stmt.body[0].value  # type: ignore[union-attr]
+            return [
+                cst.EmptyLine(comment=cst.Comment(c))
+                for c in dict.fromkeys(_comments_in(value))
+                if c not in rendered
+            ]
+
         body: list[cst.BaseStatement] = []
         carry: list[cst.EmptyLine] = []  # comments of deleted statements
         header = list(cm.module.header)  # the first statement's comments live here
@@ -617,32 +682,54 @@ class _FileConversion:
                 if incoming:
                     first_key, first_node = incoming[0]
                     s = self._trail(_retarget(stmt, first_key, first_node), key, first_key)
-                    s = _prepend(s, carry)
+                    s = _append_lines(_prepend(s, carry), left_behind(stmt))
                     above = header if not body else None
                     body.append(_add_todos(s, todos.get(first_key, []), above))
                     carry = []
                     for k2, n2 in incoming[1:]:
-                        body.append(_add_todos(assign(k2, n2), todos.get(k2, [])))
+                        body.append(self._new_statement(k2, n2, todos))
                 else:
                     lines = removed_comments(stmt)
                     if key in self.moved and stmt.trailing_whitespace.comment is not None:
                         lines = lines[:-1]  # the trailing comment went onto an item
-                    carry = carry + lines
+                    carry = carry + lines + left_behind(stmt)
                 continue
             s = stmt
             if key in replace:
                 s = self._trail(_retarget(stmt, key, replace[key]), key, key)
+                s = _append_lines(s, left_behind(stmt))
             s = _add_todos(_prepend(s, carry), todos.get(key, []), header if not body else None)
             carry = []
             body.append(s)
             for k2, n2 in incoming:
-                body.append(_add_todos(assign(k2, n2), todos.get(k2, [])))
+                body.append(self._new_statement(k2, n2, todos))
         for k2, n2 in unplaced:
-            body.append(_add_todos(assign(k2, n2), todos.get(k2, [])))
+            body.append(self._new_statement(k2, n2, todos))
         module = cm.module.with_changes(body=body)
         if any(ln.comment is not None for ln in carry):
             module = module.with_changes(footer=list(carry) + list(module.footer))
         return module.code
+
+
+class _Comments(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.found.append(node.value)
+
+
+def _comments_in(node: cst.CSTNode) -> list[str]:
+    """Every comment inside ``node``, in order."""
+    visitor = _Comments()
+    node.visit(visitor)
+    return visitor.found
+
+
+def _append_lines(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
+    if not lines:
+        return stmt
+    return stmt.with_changes(leading_lines=list(stmt.leading_lines) + lines)
 
 
 def _without_generated_type(value: SDict) -> SDict:

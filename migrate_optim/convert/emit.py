@@ -456,8 +456,14 @@ def assign(key: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
 
 
 def todo_lines(messages: list[str], existing: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
-    """TODO comment lines for ``messages`` not already present in ``existing``."""
+    """TODO comment lines for ``messages`` not already present in ``existing``.
+
+    A statement that carries a TODO already gets none more: it waits for the user, and a later
+    run (whose bases may have been converted meanwhile) must not pile up new wordings.
+    """
     have = {el.comment.value for el in existing if el.comment is not None}
+    if any(h.startswith(TODO_PREFIX) for h in have):
+        return []
     out = []
     for m in messages:
         text = f"{TODO_PREFIX} {m}"

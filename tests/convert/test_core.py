@@ -90,6 +90,7 @@ def test_comments_inside_moved_entries_travel_with_them():
             paramwise_cfg=dict(norm_decay_mult=0.),  # no decay on norms
             clip_grad=dict(max_norm=35, norm_type=2),  # as in the paper
         )
+        # end of hook settings
         """,
     )
 

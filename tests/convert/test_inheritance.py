@@ -269,3 +269,12 @@ def test_removal_blocked_when_a_base_keeps_the_key():
     # removing `fp16 = None` would let the (unconverted) base's fp16 through
     assert "fp16 = None" in result.out()
     assert any("base file keeps it" in t for t in todos(result.out()))
+
+
+def test_delete_without_a_base_value_is_reported():
+    result = run_tree(
+        {"config.py": MODEL + "optimizer_config = dict(_delete_=True, grad_clip=None)\n"}
+    )
+    assert result.ids() == ["MO001"]
+    assert "has nothing to delete" in result.findings()[0].message
+    assert result.out() == MODEL + "optim_wrapper = dict(type='OptimWrapper', clip_grad=None)\n"

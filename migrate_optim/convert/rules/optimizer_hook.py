@@ -191,6 +191,8 @@ def apply(t: Translation) -> None:
         return
 
     # -- optimizer_config ----------------------------------------------------------------------
+    if hook_cfg is None and fp16 is None:
+        return  # only an inactive fp16, now removed: no hook to map
     if hook_cfg is not None and not isinstance(hook_cfg, SDict):
         if isinstance(hook_cfg, SLit) and hook_cfg.value is None:
             t.todo(
@@ -258,6 +260,10 @@ def _merge_fp16(t: Translation, hook: SDict, fp16: SDict, profile: str | None) -
             at=at,
         )
 
+    if profile == cb.LOSS_SCALE_ONLY and "loss_scale" not in fp16:
+        # checked first: it depends on fp16 alone, not on what a base says
+        fail("and reads fp16['loss_scale'], which is missing (KeyError)", fp16)
+        return None
     for bad in ("type", "distributed"):
         if bad in hook:
             fail(f"which fails on `optimizer_config.{bad}` (TypeError)", hook.entry(bad))
@@ -266,9 +272,7 @@ def _merge_fp16(t: Translation, hook: SDict, fp16: SDict, profile: str | None) -
     out.set("type", lit(hook_type))
     if profile == cb.LOSS_SCALE_ONLY:
         ls = fp16.entry("loss_scale")
-        if ls is None:
-            fail("and reads fp16['loss_scale'], which is missing (KeyError)", fp16)
-            return None
+        assert ls is not None
         if "loss_scale" in hook:
             fail("which gets `loss_scale` twice (TypeError)", hook.entry("loss_scale"))
             return None
