@@ -24,6 +24,7 @@ import libcst as cst
 from migrate_optim.convert import codebase as cb
 from migrate_optim.convert.emit import (
     TODO_PREFIX,
+    TOP_DEFAULTS,
     NotPortable,
     Renderer,
     assign,
@@ -362,6 +363,10 @@ class _FileConversion:
             # what the converted bases will really say (exact text-level values, e.g. a
             # `clip_grad=None` written to drop an inherited setting)
             inherited = base_1x.get(key)
+            gone = desired is REMOVE or desired is None
+            if gone and inherited is not None and inherited is not REMOVE and key in TOP_DEFAULTS:
+                # a 1.x key a converted base sets and this config must not have: its default
+                desired = SLit(TOP_DEFAULTS[key])
             if desired is REMOVE or desired is None:
                 if inherited is not None and inherited is not REMOVE:
                     # a base keeps the key (it was left unconverted): dropping this file's
@@ -639,7 +644,7 @@ class _FileConversion:
         todo_only = {
             id(st): name
             for name, st in cm.dynamic_statements.items()
-            if id(st) not in stmt_key and name in todos
+            if id(st) not in stmt_key and name in todos and name not in cm.bindings
         }
         placed_after: dict[str, list[tuple[str, cst.BaseExpression]]] = {}
         unplaced: list[tuple[str, cst.BaseExpression]] = []

@@ -56,6 +56,10 @@ WRAPPER_KEYS = frozenset(
 )
 
 
+#: top-level 1.x keys whose absence equals this value (``Runner(model_wrapper_cfg=None)``)
+TOP_DEFAULTS: dict[str, object] = {"model_wrapper_cfg": None}
+
+
 def default_for(path: tuple[str, ...]) -> tuple[bool, object]:
     """Whether ``path`` has a 1.x default that equals the key being absent, and its value."""
     for pattern, value in DEFAULTS.items():

@@ -278,3 +278,19 @@ def test_delete_without_a_base_value_is_reported():
     assert result.ids() == ["MO001"]
     assert "has nothing to delete" in result.findings()[0].message
     assert result.out() == MODEL + "optim_wrapper = dict(type='OptimWrapper', clip_grad=None)\n"
+
+
+def test_child_drops_detect_anomalous_params_of_its_base():
+    files = {
+        "model.py": MODEL,
+        "schedule.py": "optimizer = dict(type='SGD', lr=0.02)\n"
+        "optimizer_config = dict(grad_clip=None, detect_anomalous_params=True)\n",
+    }
+    child = CHILD_HEAD + "optimizer_config = dict(_delete_=True)\n"
+    result = check_transformed(
+        child,
+        CHILD_HEAD + "model_wrapper_cfg = None\n",
+        files=files,
+    )
+    assert "model_wrapper_cfg = dict(" in result.out("schedule.py")
+    run_tree({**files, "config.py": child}, semantics="mmdet")

@@ -136,14 +136,37 @@ def test_untouched_paramwise_is_moved_verbatim():
 
 def test_paramwise_not_a_dict_is_a_todo():
     result = run_tree(
-        {
-            "config.py": HEAD + "pw = dict(norm_decay_mult=0.)\n"
-            "optimizer = dict(type='SGD', lr=0.01, paramwise_cfg=pw)\n"
-        }
+        {"config.py": HEAD + "optimizer = dict(type='SGD', lr=0.01, paramwise_cfg=make_pw())\n"}
     )
     assert result.ids() == ["MO105"]
     assert "not a dict literal" in todos(result.out())[0]
+    assert "optimizer = dict(type='SGD', lr=0.01, paramwise_cfg=make_pw())" in result.out()
+
+
+def test_paramwise_reference_kept_when_nothing_changes():
+    result = check_transformed(
+        HEAD + "pw = dict(norm_decay_mult=0.)\n"
+        "optimizer = dict(type='SGD', lr=0.01, paramwise_cfg=pw)\n",
+        HEAD
+        + """pw = dict(norm_decay_mult=0.)
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.01),
+    paramwise_cfg=pw)
+""",
+    )
+    assert result.ids() == ["MO105"]  # frozen parameters note only
+
+
+def test_paramwise_reference_that_needs_changes_is_a_todo():
+    result = run_tree(
+        {
+            "config.py": HEAD + "pw = dict(bias_decay_mult=0.)\n"
+            "optimizer = dict(type='SGD', lr=0.01, paramwise_cfg=pw)\n"
+        }
+    )
     assert "optimizer = dict(type='SGD', lr=0.01, paramwise_cfg=pw)" in result.out()
+    assert any("refers to `pw`" in t for t in todos(result.out()))
 
 
 def test_paramwise_none_is_copied():

@@ -87,13 +87,12 @@ def optimizers(draw, partial=False):
 
 
 @st.composite
-def hooks(draw):
-    kind = draw(
-        st.sampled_from(
-            [None, "OptimizerHook", "GradientCumulativeOptimizerHook", "Fp16OptimizerHook",
-             "GradientCumulativeFp16OptimizerHook"]
-        )
-    )  # fmt: skip
+def hooks(draw, codebase: str):
+    kinds = [None, "OptimizerHook", "GradientCumulativeOptimizerHook", "Fp16OptimizerHook",
+             "GradientCumulativeFp16OptimizerHook"]  # fmt: skip
+    if codebase == "mmcls":
+        kinds.append("DistOptimizerHook")  # mmcls's own (research note Q4)
+    kind = draw(st.sampled_from(kinds))
     hook: dict = {}
     if kind is not None:
         hook["type"] = kind
@@ -106,6 +105,9 @@ def hooks(draw):
             hook["loss_scale"] = draw(loss_scales)
         if draw(st.integers(0, 3)) == 0:
             hook["coalesce"] = True
+    elif kind == "DistOptimizerHook":
+        if draw(st.booleans()):
+            hook["bucket_size_mb"] = -1
     elif draw(st.integers(0, 4)) == 0:
         hook["detect_anomalous_params"] = draw(st.booleans())
     return hook
@@ -114,7 +116,7 @@ def hooks(draw):
 fp16s = st.one_of(
     st.none(),
     st.just({}),
-    st.fixed_dictionaries({"loss_scale": loss_scales}),
+    st.fixed_dictionaries({"loss_scale": loss_scales}, optional={"grad_clip": clip}),
 )
 
 # -- source text -------------------------------------------------------------------------------
@@ -156,7 +158,7 @@ def trees(draw):
     if draw(st.integers(0, 5)) > 0:
         base["optimizer"] = draw(optimizers())
     if draw(st.booleans()):
-        base["optimizer_config"] = draw(hooks())
+        base["optimizer_config"] = draw(hooks(codebase)) if draw(st.integers(0, 9)) else None
     if draw(st.integers(0, 2)) == 0:
         base["fp16"] = draw(fp16s)
     base["lr_config"] = {"policy": "step", "step": [8, 11]}
@@ -190,8 +192,8 @@ def trees(draw):
             opt = {"_delete_": True, "type": "SGD", **opt}
         child["optimizer"] = opt
     if draw(st.booleans()):
-        hook = draw(hooks())
-        if "optimizer_config" in base and draw(st.booleans()):
+        hook = draw(hooks(codebase))
+        if isinstance(base.get("optimizer_config"), dict) and draw(st.booleans()):
             hook = {"_delete_": True, **hook}
         child["optimizer_config"] = hook
     if draw(st.booleans()):
@@ -217,7 +219,7 @@ def comments_of(text: str) -> list[str]:
 
 
 @settings(
-    max_examples=int(__import__("os").environ.get("MO_EXAMPLES", "60")),
+    max_examples=int(__import__("os").environ.get("MO_EXAMPLES", "150")),
     deadline=None,
     derandomize=not __import__("os").environ.get("MO_RANDOM"),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
