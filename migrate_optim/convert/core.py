@@ -3,15 +3,19 @@
 The engine (file discovery, modes, writes) calls :class:`Converter`; everything here is pure
 text-in/text-out and never executes a config.
 
-How a file is converted:
+How a file is converted (each file is planned once per run, see :class:`_Plan`):
 
 1. parse it (:mod:`.static`) and read its ``_base_`` chain, original text, statically;
-2. run every rule (:mod:`.rules`) on the effective 0.x config of the file *and* on the
-   effective config of its bases alone;
-3. for each key the rules produce, write into the file only the override it needs on top of
-   what its converted bases will provide (:mod:`.emit`), reusing the original text;
-4. report findings located in this file; ``error`` findings leave the 0.x statement in place
-   with a ``# TODO(migrate-optim)`` comment.
+2. detect its codebase (:mod:`.codebase`; else the one codebase of the run's other files);
+3. run every rule (:mod:`.rules`) on the effective 0.x config of the file *and* on the
+   effective config of its bases alone; a 0.x optimizer key no rule handled gets a TODO;
+4. for each key the rules produce, write into the file only the override it needs on top of
+   what its bases' *converted* text will say (:meth:`Converter.effective_1x`, :mod:`.emit`),
+   reusing the original text; comments of replaced statements follow the items they
+   describe, and no comment is dropped;
+5. report findings located in this file; ``error`` findings leave the statements of their
+   key group in place with a ``# TODO(migrate-optim)`` comment, and a statement that already
+   carries one is left alone by later runs.
 """
 
 from __future__ import annotations
@@ -364,9 +368,12 @@ class _FileConversion:
             # `clip_grad=None` written to drop an inherited setting)
             inherited = base_1x.get(key)
             gone = desired is REMOVE or desired is None
-            if gone and inherited is not None and inherited is not REMOVE and key in TOP_DEFAULTS:
-                # a 1.x key a converted base sets and this config must not have: its default
-                desired = SLit(TOP_DEFAULTS[key])
+            if gone and inherited is not None and inherited is not REMOVE:
+                # a 1.x key that a converted base sets and this config must not have
+                if key in TOP_DEFAULTS:
+                    desired = SLit(TOP_DEFAULTS[key])
+                elif key not in OPTIMIZER_KEYS and isinstance(inherited, SDict):
+                    desired = SDict(delete=True, file=self.path)  # `key = dict(_delete_=True)`
             if desired is REMOVE or desired is None:
                 if inherited is not None and inherited is not REMOVE:
                     # a base keeps the key (it was left unconverted): dropping this file's

@@ -487,3 +487,6 @@ def removed_comments(stmt: cst.SimpleStatementLine) -> list[cst.EmptyLine]:
 
 
 StatementEdit = Callable[[cst.SimpleStatementLine], list[cst.SimpleStatementLine]]
+
+
+_item_key = item_key  # the name before it became public

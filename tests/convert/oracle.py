@@ -86,7 +86,8 @@ def actual(cfg: dict) -> dict:
     """The normalised optimizer-related 1.x keys of a loaded (converted) config."""
     cfg = plain(cfg)
     return {
-        "optim_wrapper": normalise_wrapper(cfg.get("optim_wrapper")),
+        # an empty optim_wrapper (`dict(_delete_=True)` over a base) sets nothing, like none
+        "optim_wrapper": normalise_wrapper(cfg.get("optim_wrapper") or None),
         "model_wrapper_cfg": cfg.get("model_wrapper_cfg"),
         "left": sorted(k for k in ("optimizer", "optimizer_config", "fp16") if k in cfg),
     }

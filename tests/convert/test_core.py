@@ -229,3 +229,19 @@ def test_new_text_for_a_registered_path_is_replanned(tmp_path):
 
 def test_dedent_helper():
     assert dedent("\n    a\n    b\n") == "a\nb\n"
+
+
+def test_statement_marked_by_an_earlier_run_stays_until_resolved():
+    src = (
+        "model = dict(type='RetinaNet')\n"
+        "optimizer = dict(type='SGD', lr=0.01)\n"
+        "# TODO(migrate-optim): [MO102] something an earlier run could not do\n"
+        "optimizer_config = dict(grad_clip=None)\n"
+    )
+    result = run_tree({"config.py": src})
+    assert result.out() == src
+    assert result.ids() == ["MO001"]
+    assert "still carries a TODO" in result.findings()[0].message
+    # once the comment is gone, the group converts
+    resolved = run_tree({"config.py": src.replace(src.splitlines()[2] + "\n", "")})
+    assert "optim_wrapper" in resolved.out() and resolved.ids() == []

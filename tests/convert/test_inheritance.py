@@ -294,3 +294,12 @@ def test_child_drops_detect_anomalous_params_of_its_base():
     )
     assert "model_wrapper_cfg = dict(" in result.out("schedule.py")
     run_tree({**files, "config.py": child}, semantics="mmdet")
+
+
+def test_child_disabling_the_only_setting_of_its_base():
+    files = {"base.py": MODEL + "fp16 = dict()\n", "config.py": "_base_ = './base.py'\nfp16 = None\n"}
+    result = run_tree(files, semantics="mmdet")
+    assert result.out("base.py") == MODEL + (
+        "optim_wrapper = dict(type='AmpOptimWrapper', loss_scale=512.0)\n"
+    )
+    assert result.out() == "_base_ = './base.py'\noptim_wrapper = dict(_delete_=True)\n"
