@@ -297,7 +297,10 @@ def test_child_drops_detect_anomalous_params_of_its_base():
 
 
 def test_child_disabling_the_only_setting_of_its_base():
-    files = {"base.py": MODEL + "fp16 = dict()\n", "config.py": "_base_ = './base.py'\nfp16 = None\n"}
+    files = {
+        "base.py": MODEL + "fp16 = dict()\n",
+        "config.py": "_base_ = './base.py'\nfp16 = None\n",
+    }
     result = run_tree(files, semantics="mmdet")
     assert result.out("base.py") == MODEL + (
         "optim_wrapper = dict(type='AmpOptimWrapper', loss_scale=512.0)\n"
