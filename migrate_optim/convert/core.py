@@ -331,11 +331,13 @@ class _FileConversion:
             # to its bases (converted in their own right), so this file stays as it is.
             return _Plan(cm, self.findings)
         keys = list(t.out) + [k for k in (tb.out if tb else {}) if k not in t.out]
+        keys += [k for k in t.sources if k not in keys]  # groups a rule related but left
         blocked = self._blocked_keys(t, keys)
         # A statement marked by an earlier run stays as it is until the user resolves it: its
         # bases may have been converted since, and the mix of 1.x bases and a 0.x child says
         # nothing reliable about what the child meant.
-        for name in self._marked(keys, t):
+        marked = self._marked(keys, t)
+        for name in marked:
             t.notes.append(
                 Note(
                     ENGINE_ID,
@@ -439,6 +441,8 @@ class _FileConversion:
             line = self._line(n, t)
             self.finding(line, n.rule_id, n.severity, n.message)
             if n.severity is Severity.ERROR and n.key is not None:
+                if any(n.key in g and g & set(marked) for g in groups):
+                    continue  # the group waits for the user: no new TODO wording in it
                 todos.setdefault(self._todo_anchor(n.key, groups), []).append(
                     f"[{n.rule_id}] {n.message}"
                 )

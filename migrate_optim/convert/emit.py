@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import libcst as cst
@@ -92,26 +92,28 @@ def override(
 ) -> SValue | None:
     """The value a file must assign so that merging it into ``inherited`` gives ``desired``.
 
-    None when nothing is needed. Entries the file wrote itself are always kept.
+    None when nothing is needed. Entries the file wrote itself are always kept. A dict written
+    where the base has nothing, or inside a dict that replaces the base's whole, carries no
+    ``_delete_`` of its own: mmcv and MMEngine pop ``_delete_`` only while merging into a base
+    value, elsewhere it would stay behind as a key.
     """
     if inherited is None or inherited is REMOVE:
         return desired
     if isinstance(desired, SDict) and not isinstance(inherited, SDict):
         # mmcv and MMEngine refuse to merge a dict into a non-dict (e.g. `clip_grad=None`):
         # TypeError unless the dict carries `_delete_=True`
-        full = desired.copy()
-        full.delete = True
-        return full
+        return _replacement(desired)
     if not (isinstance(desired, SDict) and isinstance(inherited, SDict)):
         return None if same(inherited, desired) and desired.file != file else desired
     if desired.delete and desired.file == file:
-        return desired
+        return _replacement(desired)
     out = SDict(style=desired.style, node=desired.node, file=desired.file, line=desired.line)
+    out.head, out.tail = desired.head, desired.tail
     for key, entry in desired.entries.items():
         base_v = inherited.get(key)
         sub_path = path + (key,)
         if base_v is None:
-            out.entries[key] = entry
+            out.entries[key] = replace(entry, value=_strip_deletes(entry.value))
             continue
         if owned(entry, file):
             sub = override(base_v, entry.value, file, sub_path)
@@ -119,27 +121,49 @@ def override(
                 if isinstance(entry.value, SDict):
                     continue  # none of the file's own entries differ from the base
                 sub = entry.value  # a value the file wrote itself stays, even if equal
-            out.entries[key] = SEntry(key, sub, entry.arg, entry.file, entry.line)
+            out.entries[key] = replace(entry, value=sub)
             continue
         if same(base_v, entry.value):
             continue
         sub = override(base_v, entry.value, file, sub_path)
         if sub is not None:
-            out.entries[key] = SEntry(key, sub, entry.arg, entry.file, entry.line)
+            out.entries[key] = replace(entry, value=sub)
     for key in inherited.keys():
         if key in desired.entries:
             continue
         has_default, value = default_for(path + (key,))
         if not has_default:
-            full = desired.copy()
-            full.delete = True
-            return full
+            return _replacement(desired)
         if same(inherited.get(key), SLit(value)):
             continue  # the base already says what absence means
         out.entries[key] = SEntry(key, SLit(value))
     if not out.entries:
         return None
     return out
+
+
+def _replacement(desired: SDict) -> SDict:
+    """``desired`` with ``_delete_=True``: it replaces the base's value whole."""
+    full = _strip_deletes(desired)
+    assert isinstance(full, SDict)
+    full.delete = True
+    return full
+
+
+def _strip_deletes(value: SValue) -> SValue:
+    """``value`` without ``_delete_`` on any dict inside it (nothing there to delete)."""
+    if not isinstance(value, SDict) or not _has_delete(value):
+        return value
+    out = value.copy()
+    out.delete = False
+    out.entries = {k: replace(e, value=_strip_deletes(e.value)) for k, e in value.entries.items()}
+    return out
+
+
+def _has_delete(value: SValue) -> bool:
+    return isinstance(value, SDict) and (
+        value.delete or any(_has_delete(e.value) for e in value.entries.values())
+    )
 
 
 # ---------------------------------------------------------------------------------------------

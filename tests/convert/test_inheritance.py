@@ -306,3 +306,21 @@ def test_child_disabling_the_only_setting_of_its_base():
         "optim_wrapper = dict(type='AmpOptimWrapper', loss_scale=512.0)\n"
     )
     assert result.out() == "_base_ = './base.py'\noptim_wrapper = dict(_delete_=True)\n"
+
+
+def test_whole_wrapper_replacement_has_no_nested_delete():
+    files = {
+        "base.py": MODEL + "optimizer = dict(type='Adam', lr=0.1)\nfp16 = dict()\n",
+        "config.py": "_base_ = './base.py'\n"
+        "optimizer = dict(_delete_=True, type='SGD', lr=0.1)\nfp16 = None\n",
+    }
+    result = run_tree(files, semantics="mmdet")
+    # dropping AMP's loss_scale replaces the wrapper whole; a `_delete_` inside it would stay
+    # behind as an optimizer argument
+    assert result.out() == (
+        "_base_ = './base.py'\n"
+        "optim_wrapper = dict(\n"
+        "    _delete_=True,\n"
+        "    type='OptimWrapper',\n"
+        "    optimizer=dict(type='SGD', lr=0.1))\n"
+    )
