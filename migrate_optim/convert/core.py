@@ -721,6 +721,7 @@ class _FileConversion:
                 body.append(self._new_statement(k2, n2, todos))
         for k2, n2 in unplaced:
             body.append(self._new_statement(k2, n2, todos))
+        body = _define_before_use(body)
         module = cm.module.with_changes(body=body)
         if any(ln.comment is not None for ln in carry):
             module = module.with_changes(footer=list(carry) + list(module.footer))
@@ -796,6 +797,83 @@ def _derived_entry(ov: SDict, source: SValue) -> str | None:
 
 def _comment_of(cm: ConfigModule, key: str) -> cst.Comment | None:
     return cm.bindings[key].statement.trailing_whitespace.comment
+
+
+def _define_before_use(body: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
+    """Move each assignment below the module-level bindings its value reads.
+
+    A rewritten value may read a variable that the file binds further down (e.g. a GAN rule
+    adds ``discriminator_steps=n_disc`` to a ``model`` dict written above ``n_disc = 5``). Such
+    a statement moves to just after the last binding it needs, unless a statement it would
+    jump over reads its own name. Untouched 0.x statements never read later bindings (the file
+    would not have run), so only rewritten ones move.
+    """
+    body = list(body)
+    for _ in range(len(body)):
+        moved = False
+        first: dict[str, int] = {}  # a name read before its first binding is unbound there
+        for i, stmt in enumerate(body):
+            for name in _assigned_names(stmt):
+                first.setdefault(name, i)
+        for i, stmt in enumerate(body):
+            own = _assigned_names(stmt)
+            if len(own) != 1:
+                continue
+            later = [first[n] for n in _read_names(stmt) - own if first.get(n, -1) > i]
+            if not later:
+                continue
+            j = max(later)
+            if any(own & _read_names(s) for s in body[i + 1 : j + 1]):
+                continue
+            body.insert(j, body.pop(i))
+            moved = True
+            break
+        if not moved:
+            break
+    return body
+
+
+def _assigned_names(stmt: cst.BaseStatement) -> set[str]:
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return set()
+    out = set()
+    for small in stmt.body:
+        if isinstance(small, cst.Assign):
+            out.update(t.target.value for t in small.targets if isinstance(t.target, cst.Name))
+    return out
+
+
+class _Reads(cst.CSTVisitor):
+    """Names an expression reads (not attribute names, keywords or lambda-local code)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+def _read_names(stmt: cst.BaseStatement) -> set[str]:
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return set()
+    v = _Reads()
+    for small in stmt.body:
+        if isinstance(small, cst.Assign):
+            small.value.visit(v)
+        else:
+            small.visit(v)
+    return v.names
 
 
 def _retarget(

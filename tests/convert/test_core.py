@@ -245,3 +245,22 @@ def test_statement_marked_by_an_earlier_run_stays_until_resolved():
     # once the comment is gone, the group converts
     resolved = run_tree({"config.py": src.replace(src.splitlines()[2] + "\n", "")})
     assert "optim_wrapper" in resolved.out() and resolved.ids() == []
+
+
+def test_new_value_moves_below_the_bindings_it_reads():
+    check_transformed(
+        """
+        model = dict(type='RetinaNet')
+        optimizer = dict(type='SGD', lr=0.01)
+        clip = dict(max_norm=1.0)
+        optimizer_config = dict(grad_clip=clip)
+        """,
+        """
+        model = dict(type='RetinaNet')
+        clip = dict(max_norm=1.0)
+        optim_wrapper = dict(
+            type='OptimWrapper',
+            optimizer=dict(type='SGD', lr=0.01),
+            clip_grad=clip)
+        """,
+    )
