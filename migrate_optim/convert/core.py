@@ -324,7 +324,8 @@ class _FileConversion:
 
         consumed = {k for k, v in t.out.items() if v is REMOVE}
         consumed.update(s for srcs in t.sources.values() for s in srcs)
-        consumed.update(n.key for n in t.notes if n.key is not None)
+        # a key a rule left with a TODO is touched too: its comment and finding belong here
+        consumed.update(n.key for n in t.notes if n.severity is Severity.ERROR and n.key)
         consumed.update(k for k in OPTIMIZER_KEYS if k in cm.dynamic)
         if not consumed & set(cm.bindings) and not consumed & set(cm.dynamic):
             # The file writes none of the 0.x keys: whatever changes is inherited and belongs
@@ -349,7 +350,7 @@ class _FileConversion:
             )
         # A key left for the user blocks its whole group (the 1.x key and the 0.x keys it
         # replaces): a half-converted group would mix 0.x and 1.x forms of one setting.
-        todo_keys = {n.key for n in t.notes if n.severity is Severity.ERROR and n.key}
+        todo_keys = {n.key for n in t.notes if n.severity is Severity.ERROR and n.key and n.blocking}
         groups = self._groups(t, tb, keys)
         for group in groups:
             if group & (todo_keys | blocked):
@@ -434,7 +435,7 @@ class _FileConversion:
         for n in notes:
             if tb is not None and (n.rule_id, n.message) in base_notes and not self._here(n):
                 anchor = self._todo_anchor(n.key, groups) if n.key else None
-                if n.severity is not Severity.ERROR or anchor not in cm.bindings:
+                if n.severity is not Severity.ERROR or not n.blocking or anchor not in cm.bindings:
                     continue  # reported where it is, in the base file
                 # this file's statements of the group stay 0.x too: say why here as well
                 n = Note(n.rule_id, n.severity, f"(in a base file) {n.message}", None, n.key)

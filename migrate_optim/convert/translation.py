@@ -34,6 +34,9 @@ class Note:
     message: str
     at: SValue | SEntry | None = None
     key: str | None = None
+    #: a blocking TODO leaves the key's whole group unconverted; a non-blocking one annotates
+    #: a converted key whose 1.x form is the closest there is but not exact
+    blocking: bool = True
 
 
 @dataclass(eq=False)
@@ -84,6 +87,17 @@ class Translation:
         """Record a finding; ``error`` notes with a ``key`` put a TODO on that key's statement."""
         self.notes.append(Note(rule_id, severity, message, at, key))
 
-    def todo(self, rule_id: str, message: str, key: str, at: SValue | SEntry | None = None) -> None:
-        """Leave ``key`` for the user: an error finding plus a ``# TODO(migrate-optim)`` comment."""
-        self.note(rule_id, Severity.ERROR, message, at, key)
+    def todo(
+        self,
+        rule_id: str,
+        message: str,
+        key: str,
+        at: SValue | SEntry | None = None,
+        blocking: bool = True,
+    ) -> None:
+        """An error finding plus a ``# TODO(migrate-optim)`` comment on ``key``'s statement.
+
+        ``blocking``: leave ``key`` and the 0.x keys of its group as they are; otherwise the
+        key is converted as far as 1.x allows and the comment says what still differs.
+        """
+        self.notes.append(Note(rule_id, Severity.ERROR, message, at, key, blocking))
