@@ -350,7 +350,9 @@ class _FileConversion:
             )
         # A key left for the user blocks its whole group (the 1.x key and the 0.x keys it
         # replaces): a half-converted group would mix 0.x and 1.x forms of one setting.
-        todo_keys = {n.key for n in t.notes if n.severity is Severity.ERROR and n.key and n.blocking}
+        todo_keys = {
+            n.key for n in t.notes if n.severity is Severity.ERROR and n.key and n.blocking
+        }
         groups = self._groups(t, tb, keys)
         for group in groups:
             if group & (todo_keys | blocked):
