@@ -140,9 +140,9 @@ def expected(cfg: dict, codebase: str | None) -> dict | str:
         wrapper = _wrapper_from_optimizer(opt)
     result = {"optim_wrapper": None, "model_wrapper_cfg": None, "left": []}
     if codebase in HOOKLESS:
-        # mmgen/mmedit trainers never read optimizer_config/fp16 (spec §7 rule 7)
-        result["optim_wrapper"] = normalise_wrapper(wrapper)
-        return result
+        # mmgen/mmedit models build and step their optimizers themselves (GAN rules, spec
+        # §1-2); their trainers never read optimizer_config/fp16 (spec §7 rule 7)
+        return UNDEFINED
 
     has_oc = "optimizer_config" in cfg
     oc = cfg.get("optimizer_config")

@@ -425,11 +425,11 @@ def test_hookless_trainers_drop_optimizer_config_and_fp16(codebase):
         """
         optimizer_config = dict(grad_clip=dict(max_norm=1.))  # never read
         fp16 = dict(loss_scale=512.)
-        total_iters = 1000
+        data = dict(samples_per_gpu=2)
         """,
         """
         # never read
-        total_iters = 1000
+        data = dict(samples_per_gpu=2)
         """,
         codebase=codebase,
         ids=["MO107", "MO107"],
