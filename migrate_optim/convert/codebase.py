@@ -1,22 +1,83 @@
-"""Which 0.x codebase a config belongs to: each trainer applied ``optimizer_config``/``fp16`` its way.
+"""Which 0.x codebase a config belongs to: each trainer read ``optimizer_config``/``fp16`` its way.
 
-Detection order (spec §3.2: mmdet, mmcls and mmseg treat the top-level ``fp16`` differently, and
-mmgen/mmedit ignore ``optimizer_config`` altogether): ``--codebase``, then the path (a folder named
-after a package, e.g. ``mmdetection/configs/...`` or the corpus ``mmdet-2.28.2/``), then the model
-types of the effective config, then repository markers (a package folder beside a ``configs``
-folder up the tree).
+Spec §3.2: mmdet merges the top-level ``fp16`` into its optimizer hook, mmcls reads only
+``fp16['loss_scale']``, mmseg ignores it, and mmgen/mmedit register no optimizer hook at all.
+The research note on the other OpenMMLab 0.x codebases (``research/codebases.md``, Q1/Q2) sorts
+them into the same *train-API profiles* and lists the signals that identify them.
+
+Detection order: ``--codebase``; a folder of the path named after a package (``mmdetection/``,
+the corpus ``mmdet-2.28.2/``); structural keys decisive for one codebase (``algorithm=``,
+``optimizers=``, ``paramwise_options``, ...); the top-level ``model.type`` (exact registry
+names first, then a pattern for mmdet detector names); ``custom_imports``; a package folder
+beside a ``configs`` folder up the tree. Everything is data, so the tables can grow.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
-from migrate_optim.convert.static import SDict, SList, SLit, SValue
+from migrate_optim.convert.static import SDict, SList, SLit, SValue, resolved
 
-#: codebases whose 0.x trainers the converter knows (spec §3.2).
-KNOWN = ("mmdet", "mmseg", "mmcls", "mmgen", "mmedit")
+#: codebases the converter knows, i.e. the values ``--codebase`` accepts.
+KNOWN = (
+    "mmdet",
+    "mmseg",
+    "mmcls",
+    "mmgen",
+    "mmedit",
+    "mmpose",
+    "mmaction2",
+    "mmocr",
+    "mmrotate",
+    "mmdet3d",
+    "mmtrack",
+    "mmfewshot",
+    "mmflow",
+    "mmhuman3d",
+    "mmselfsup",
+    "mmrazor",
+)
 
+#: finding id: the codebase was taken from the other configs of the run (see core)
+ASSUMED_ID = "MO108"
+
+# Train-API profiles (research note Q1.3): how the trainer turns optimizer_config/fp16 into a hook.
+#: ``Fp16OptimizerHook(**optimizer_config, **fp16)`` whenever ``fp16`` is not None (spec §3.2)
+MERGED = "merged"
+#: ``Fp16OptimizerHook(**optimizer_config, loss_scale=fp16['loss_scale'])`` (mmcls, spec §3.2)
+LOSS_SCALE_ONLY = "loss_scale_only"
+#: the top-level ``fp16`` is not read; ``optimizer_config`` is the hook (mmseg, spec §3.2)
+FP16_IGNORED = "fp16_ignored"
+#: ``GradAccumFp16OptimizerHook(**optimizer_config, **fp16)``, mmselfsup's own hooks (note Q1)
+SELFSUP = "selfsup"
+#: no optimizer hook is registered: the models step themselves (mmgen/mmedit, spec §1.9, §3.2)
+HOOKLESS = "hookless"
+
+_PROFILES: dict[str, str] = {
+    "mmdet": MERGED,
+    "mmpose": MERGED,
+    "mmaction2": MERGED,
+    "mmocr": MERGED,
+    "mmrotate": MERGED,
+    "mmdet3d": MERGED,  # detectors; EncoderDecoder3D segmentors use the mmseg API (see profile)
+    "mmtrack": MERGED,
+    "mmfewshot": MERGED,  # both the detection and the classification API merge fp16
+    "mmflow": MERGED,
+    "mmhuman3d": MERGED,
+    "mmcls": LOSS_SCALE_ONLY,
+    "mmseg": FP16_IGNORED,
+    "mmselfsup": SELFSUP,
+    "mmgen": HOOKLESS,
+    "mmedit": HOOKLESS,
+}
+
+#: codebases whose distributed trainer builds their own ``DistOptimizerHook`` when
+#: ``optimizer_config`` has no ``type`` (research note Q1.2); the others build mmcv's OptimizerHook.
+OWN_DIST_HOOK = {"mmcls", "mmfewshot", "mmselfsup"}
+
+#: folder names (version suffixes stripped) -> codebase
 _PATH_NAMES: dict[str, str] = {
     "mmdet": "mmdet",
     "mmdetection": "mmdet",
@@ -28,61 +89,117 @@ _PATH_NAMES: dict[str, str] = {
     "mmgeneration": "mmgen",
     "mmedit": "mmedit",
     "mmediting": "mmedit",
+    "mmpose": "mmpose",
+    "mmaction": "mmaction2",
+    "mmaction2": "mmaction2",
+    "mmocr": "mmocr",
+    "mmrotate": "mmrotate",
+    "mmdet3d": "mmdet3d",
+    "mmdetection3d": "mmdet3d",
+    "mmtrack": "mmtrack",
+    "mmtracking": "mmtrack",
+    "mmfewshot": "mmfewshot",
+    "mmflow": "mmflow",
+    "mmhuman3d": "mmhuman3d",
+    "mmselfsup": "mmselfsup",
+    "mmrazor": "mmrazor",
 }
 
-# Model types decisive for one codebase (registry names of the 0.x packages).
-_MODEL_TYPES: dict[str, set[str]] = {
-    "mmseg": {"EncoderDecoder", "CascadeEncoderDecoder"},
-    "mmcls": {"ImageClassifier"},
-    "mmgen": {
-        "StaticUnconditionalGAN",
-        "BasiccGAN",
-        "BasicConditionalGAN",
-        "ProgressiveGrowingGAN",
-        "PGGAN",
-        "StyleGANV1",
-        "MSPIEStyleGAN2",
-        "SinGAN",
-        "PESinGAN",
-        "CycleGAN",
-        "Pix2Pix",
-        "BasicGaussianDiffusion",
-        "StaticTranslationGAN",
-    },
-    "mmedit": {
-        "BasicRestorer",
-        "SRGAN",
-        "ESRGAN",
-        "EDVR",
-        "BasicVSR",
-        "BasicVSRPlusPlus",
-        "TTSR",
-        "GLEAN",
-        "LIIF",
-        "DIC",
-        "RealESRGAN",
-        "RealBasicVSR",
-        "TDAN",
-        "OneStageInpaintor",
-        "TwoStageInpaintor",
-        "PConvInpaintor",
-        "DeepFillv1Inpaintor",
-        "AOTInpaintor",
-        "GCA",
-        "DIM",
-        "IndexNet",
-        "BasicInterpolator",
-        "CAIN",
-        "FLAVR",
-    },
+#: package names used in ``custom_imports`` (``imports=['mmcls.models']``) -> codebase
+_IMPORT_NAMES: dict[str, str] = {
+    "mmdet": "mmdet",
+    "mmseg": "mmseg",
+    "mmcls": "mmcls",
+    "mmgen": "mmgen",
+    "mmedit": "mmedit",
+    "mmpose": "mmpose",
+    "mmaction": "mmaction2",
+    "mmocr": "mmocr",
+    "mmrotate": "mmrotate",
+    "mmdet3d": "mmdet3d",
+    "mmtrack": "mmtrack",
+    "mmfewshot": "mmfewshot",
+    "mmflow": "mmflow",
+    "mmhuman3d": "mmhuman3d",
+    "mmselfsup": "mmselfsup",
+    "mmrazor": "mmrazor",
 }
 
+# Top-level ``model.type`` values decisive for one codebase (research note Q2.2; spec §1.2 for
+# mmgen). Names the note marks as shared (CycleGAN/Pix2Pix: mmgen and mmedit) are decided by
+# structural keys first.
+_MODEL_TYPES: dict[str, frozenset[str]] = {
+    "mmdet": frozenset(
+        "ATSS AutoAssign CascadeRCNN CenterNet CornerNet DDOD DETR DeformableDETR FastRCNN "
+        "FasterRCNN FCOS FOVEA FSAF GFL GridRCNN HybridTaskCascade "
+        "KnowledgeDistillationSingleStageDetector LAD Mask2Former MaskFormer MaskRCNN "
+        "MaskScoringRCNN NASFCOS PAA PanopticFPN PointRend QueryInst RPN RepPointsDetector "
+        "RetinaNet SCNet SingleStageDetector SOLO SOLOv2 SparseRCNN TOOD TridentFasterRCNN "
+        "TwoStageDetector VFNet YOLACT YOLOF YOLOV3 YOLOX".split()
+    ),
+    "mmseg": frozenset({"EncoderDecoder", "CascadeEncoderDecoder"}),
+    "mmcls": frozenset({"ImageClassifier"}),
+    "mmgen": frozenset(
+        "StaticUnconditionalGAN BasiccGAN BasicConditionalGAN ProgressiveGrowingGAN PGGAN "
+        "StyleGANV1 MSPIEStyleGAN2 SinGAN PESinGAN CycleGAN Pix2Pix BasicGaussianDiffusion "
+        "StaticTranslationGAN".split()
+    ),
+    "mmedit": frozenset(
+        "BasicRestorer SRGAN ESRGAN EDVR BasicVSR BasicVSRPlusPlus TTSR GLEAN LIIF DIC "
+        "RealESRGAN RealBasicVSR TDAN OneStageInpaintor TwoStageInpaintor PConvInpaintor "
+        "DeepFillv1Inpaintor GLInpaintor AOTInpaintor GCA DIM IndexNet BasicInterpolator CAIN "
+        "FLAVR".split()
+    ),
+    "mmpose": frozenset(
+        "TopDown AssociativeEmbedding ParametricMesh MultiTask PoseLifter Interhand3D "
+        "PoseWarper LSTMPoseMachine".split()
+    ),
+    "mmaction2": frozenset(
+        "Recognizer2D Recognizer3D AudioRecognizer BMN TEM PEM SSN SkeletonGCN".split()
+    ),
+    "mmocr": frozenset(
+        "DBNet PSENet PANet FCENet DRRG TextSnake OCRMaskRCNN CRNNNet SARNet NRTR "
+        "RobustScanner SATRN ABINet MASTER SegRecognizer EncodeDecodeRecognizer SDMGR "
+        "NerClassifier".split()
+    ),
+    "mmdet3d": frozenset(
+        "VoxelNet DynamicVoxelNet MVXFasterRCNN DynamicMVXFasterRCNN MVXTwoStageDetector "
+        "PartA2 VoteNet H3DNet CenterPoint SSD3DNet ImVoteNet FCOSMono3D ImVoxelNet "
+        "GroupFree3DNet SMOKEMono3D EncoderDecoder3D".split()
+    ),
+    "mmrotate": frozenset(
+        "RotatedRetinaNet RotatedFasterRCNN OrientedRCNN RoITransformer GlidingVertex ReDet "
+        "R3Det S2ANet RotatedRepPoints".split()
+    ),
+    "mmselfsup": frozenset(
+        "BarlowTwins BYOL CAE Classification DeepCluster DenseCL MAE MaskFeat "
+        "MMClsImageClassifierWrapper MoCo MoCoV3 NPID ODC RelativeLoc RotationPred SimCLR "
+        "SimMIM SimSiam SwAV".split()
+    ),
+    "mmfewshot": frozenset(
+        "Baseline BaselinePlus MAML MatchingNet MetaBaseline NegMargin ProtoNet "
+        "RelationNet".split()
+    ),
+    "mmflow": frozenset(
+        "FlowNetC FlowNetS FlowNet2 FlowNetCSS LiteFlowNet PWCNet IRRPWC MaskFlowNet "
+        "MaskFlowNetS RAFT Flow1D".split()
+    ),
+}
+
+#: mmdet detector names not in the exact table (subclasses in user code, older releases)
 _MMDET_PATTERN = re.compile(
     r"(RCNN|RetinaNet|FCOS|YOLO|DETR|SSD|ATSS|FSAF|RepPoints|CornerNet|CenterNet|GFL|PAA|"
-    r"VFNet|TOOD|SOLO|YOLACT|CondInst|QueryInst|SCNet|HTC|PointRend|AutoAssign|DDOD|LAD|KD|"
-    r"MaskFormer|Mask2Former|NASFCOS|FOVEA|RPN|SparseRCNN|FastRCNN|TridentFasterRCNN|"
-    r"SingleStageDetector|TwoStageDetector|KnowledgeDistillationSingleStageDetector)"
+    r"VFNet|TOOD|SOLO|YOLACT|CondInst|QueryInst|SCNet|HTC|PointRend|AutoAssign|DDOD|LAD|"
+    r"MaskFormer|NASFCOS|FOVEA|RPN|SingleStageDetector|TwoStageDetector)"
 )
+
+#: mmdet3d segmentors run through an mmseg-style train API (research note Q1.1)
+_MMDET3D_SEGMENTORS = frozenset({"EncoderDecoder3D"})
+#: mmrazor architectures -> the train API of the task they wrap (research note Q1.1)
+_MMRAZOR_TASKS = {
+    "MMClsArchitecture": MERGED,  # mmrazor's mmcls API merges fp16, unlike mmcls itself
+    "MMSegArchitecture": FP16_IGNORED,
+}
 
 
 def detect(path: Path | None, cfg: SDict, forced: str | None = None) -> str | None:
@@ -93,7 +210,7 @@ def detect(path: Path | None, cfg: SDict, forced: str | None = None) -> str | No
         found = from_path(path)
         if found:
             return found
-    found = from_model(cfg)
+    found = from_structure(cfg) or from_model(cfg) or from_imports(cfg)
     if found:
         return found
     if path is not None:
@@ -101,9 +218,21 @@ def detect(path: Path | None, cfg: SDict, forced: str | None = None) -> str | No
     return None
 
 
+def profile(codebase: str | None, cfg: SDict) -> str | None:
+    """The train-API profile (:data:`MERGED`, ...) of a codebase for this config, or None."""
+    if codebase == "mmdet3d" and model_type(cfg) in _MMDET3D_SEGMENTORS:
+        return FP16_IGNORED
+    if codebase == "mmrazor":
+        algorithm = cfg.get("algorithm")
+        arch = algorithm.get("architecture") if isinstance(algorithm, SDict) else None
+        arch_type = literal_str(arch.get("type")) if isinstance(arch, SDict) else None
+        return _MMRAZOR_TASKS.get(arch_type or "")
+    return _PROFILES.get(codebase or "")
+
+
 def from_path(path: Path) -> str | None:
     """A folder of the path named after a package (``mmdet``, ``mmdet-2.28.2``, ...)."""
-    for part in reversed(path.resolve().parts[:-1]):
+    for part in reversed(resolved(path).parts[:-1]):
         name = part.lower()
         name = re.sub(r"[-_]v?\d+(\.\d+)*.*$", "", name)
         if name in _PATH_NAMES:
@@ -111,18 +240,43 @@ def from_path(path: Path) -> str | None:
     return None
 
 
+def from_structure(cfg: SDict) -> str | None:
+    """Top-level keys that only one codebase's configs have (research note Q2.1)."""
+    if "algorithm" in cfg:
+        return "mmrazor"
+    if "optimizers" in cfg:
+        return "mmedit"
+    runner = cfg.get("runner")
+    if isinstance(runner, SDict) and literal_str(runner.get("type")) == "DynamicIterBasedRunner":
+        return "mmgen"
+    optimizer = cfg.get("optimizer")
+    hook = cfg.get("optimizer_config")
+    if (isinstance(optimizer, SDict) and "paramwise_options" in optimizer) or (
+        isinstance(hook, SDict) and "frozen_layers_cfg" in hook
+    ):
+        return "mmselfsup"
+    if "use_infinite_sampler" in cfg:
+        return "mmfewshot"
+    if "omnisource" in cfg:
+        return "mmaction2"
+    data = cfg.get("data")
+    if isinstance(data, SDict) and "videos_per_gpu" in data:
+        return "mmaction2"
+    if "use_adversarial_train" in cfg:
+        return "mmpose"  # or mmhuman3d: both merge fp16 the mmdet way
+    return None
+
+
 def model_type(cfg: SDict) -> str | None:
-    """The ``model.type`` string of an effective config, if static."""
+    """The top-level ``model.type`` string of an effective config, if static."""
     model = cfg.get("model")
     if isinstance(model, SDict):
-        t = model.get("type")
-        if isinstance(t, SLit) and isinstance(t.value, str):
-            return t.value
+        return literal_str(model.get("type"))
     return None
 
 
 def from_model(cfg: SDict) -> str | None:
-    """The codebase whose registry owns the model type (or a GAN's sub-module layout)."""
+    """The codebase whose registry owns the top-level model type."""
     t = model_type(cfg)
     if t is None:
         return None
@@ -134,11 +288,30 @@ def from_model(cfg: SDict) -> str | None:
     return None
 
 
+def from_imports(cfg: SDict) -> str | None:
+    """The package of the first ``custom_imports`` module that names a known codebase."""
+    ci = cfg.get("custom_imports")
+    imports = ci.get("imports") if isinstance(ci, SDict) else None
+    items = imports.items if isinstance(imports, SList) else [imports]
+    for item in items:
+        name = literal_str(item)
+        if name:
+            top = name.split(".")[0]
+            if top in _IMPORT_NAMES:
+                return _IMPORT_NAMES[top]
+    return None
+
+
 def from_repository(path: Path) -> str | None:
     """A package folder (``mmdet/``, ...) next to a ``configs`` folder above the file."""
-    for parent in path.resolve().parents:
+    return _repository(resolved(path).parent)
+
+
+@functools.lru_cache(maxsize=1024)
+def _repository(folder: Path) -> str | None:
+    for parent in (folder, *folder.parents):
         if (parent / "configs").is_dir():
-            for name, codebase in _PATH_NAMES.items():
+            for name, codebase in _IMPORT_NAMES.items():
                 if (parent / name / "__init__.py").is_file():
                     return codebase
     return None

@@ -11,8 +11,9 @@ dicts follow the OpenMMLab (yapf) style.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import libcst as cst
@@ -48,10 +49,23 @@ DEFAULTS: dict[tuple[str, ...], object] = {
 }
 
 
+#: keys of an optim_wrapper itself, which a ``*`` (sub-wrapper name) in DEFAULTS never matches
+WRAPPER_KEYS = frozenset(
+    "type optimizer paramwise_cfg constructor clip_grad accumulative_counts loss_scale dtype "
+    "opt_level use_fsdp".split()
+)
+
+
+#: top-level 1.x keys whose absence equals this value (``Runner(model_wrapper_cfg=None)``)
+TOP_DEFAULTS: dict[str, object] = {"model_wrapper_cfg": None}
+
+
 def default_for(path: tuple[str, ...]) -> tuple[bool, object]:
     """Whether ``path`` has a 1.x default that equals the key being absent, and its value."""
     for pattern, value in DEFAULTS.items():
-        if len(pattern) == len(path) and all(p in ("*", q) for p, q in zip(pattern, path)):
+        if len(pattern) == len(path) and all(
+            q == p or (p == "*" and q not in WRAPPER_KEYS) for p, q in zip(pattern, path)
+        ):
             return True, value
     return False, None
 
@@ -78,20 +92,28 @@ def override(
 ) -> SValue | None:
     """The value a file must assign so that merging it into ``inherited`` gives ``desired``.
 
-    None when nothing is needed. Entries the file wrote itself are always kept.
+    None when nothing is needed. Entries the file wrote itself are always kept. A dict written
+    where the base has nothing, or inside a dict that replaces the base's whole, carries no
+    ``_delete_`` of its own: mmcv and MMEngine pop ``_delete_`` only while merging into a base
+    value, elsewhere it would stay behind as a key.
     """
     if inherited is None or inherited is REMOVE:
         return desired
+    if isinstance(desired, SDict) and not isinstance(inherited, SDict):
+        # mmcv and MMEngine refuse to merge a dict into a non-dict (e.g. `clip_grad=None`):
+        # TypeError unless the dict carries `_delete_=True`
+        return _replacement(desired)
     if not (isinstance(desired, SDict) and isinstance(inherited, SDict)):
         return None if same(inherited, desired) and desired.file != file else desired
     if desired.delete and desired.file == file:
-        return desired
+        return _replacement(desired)
     out = SDict(style=desired.style, node=desired.node, file=desired.file, line=desired.line)
+    out.head, out.tail = desired.head, desired.tail
     for key, entry in desired.entries.items():
         base_v = inherited.get(key)
         sub_path = path + (key,)
         if base_v is None:
-            out.entries[key] = entry
+            out.entries[key] = replace(entry, value=_strip_deletes(entry.value))
             continue
         if owned(entry, file):
             sub = override(base_v, entry.value, file, sub_path)
@@ -99,25 +121,49 @@ def override(
                 if isinstance(entry.value, SDict):
                     continue  # none of the file's own entries differ from the base
                 sub = entry.value  # a value the file wrote itself stays, even if equal
-            out.entries[key] = SEntry(key, sub, entry.arg, entry.file, entry.line)
+            out.entries[key] = replace(entry, value=sub)
             continue
         if same(base_v, entry.value):
             continue
         sub = override(base_v, entry.value, file, sub_path)
         if sub is not None:
-            out.entries[key] = SEntry(key, sub, entry.arg, entry.file, entry.line)
+            out.entries[key] = replace(entry, value=sub)
     for key in inherited.keys():
         if key in desired.entries:
             continue
         has_default, value = default_for(path + (key,))
         if not has_default:
-            full = desired.copy()
-            full.delete = True
-            return full
+            return _replacement(desired)
+        if same(inherited.get(key), SLit(value)):
+            continue  # the base already says what absence means
         out.entries[key] = SEntry(key, SLit(value))
     if not out.entries:
         return None
     return out
+
+
+def _replacement(desired: SDict) -> SDict:
+    """``desired`` with ``_delete_=True``: it replaces the base's value whole."""
+    full = _strip_deletes(desired)
+    assert isinstance(full, SDict)
+    full.delete = True
+    return full
+
+
+def _strip_deletes(value: SValue) -> SValue:
+    """``value`` without ``_delete_`` on any dict inside it (nothing there to delete)."""
+    if not isinstance(value, SDict) or not _has_delete(value):
+        return value
+    out = value.copy()
+    out.delete = False
+    out.entries = {k: replace(e, value=_strip_deletes(e.value)) for k, e in value.entries.items()}
+    return out
+
+
+def _has_delete(value: SValue) -> bool:
+    return isinstance(value, SDict) and (
+        value.delete or any(_has_delete(e.value) for e in value.entries.values())
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,19 +176,25 @@ class Renderer:
 
     cm: ConfigModule
     file: Path | None
+    #: original text of another file of the tree, for values taken from it (re-indenting)
+    source_of: Callable[[Path], str] | None = None
 
-    def expr(self, value: SValue, indent: int) -> cst.BaseExpression:
-        """A libcst expression for ``value`` whose first line sits at column ``indent``."""
+    def expr(self, value: SValue, indent: int, start: int | None = None) -> cst.BaseExpression:
+        """A libcst expression for ``value`` on a line indented by ``indent`` columns.
+
+        ``start`` is the column where the value itself begins (after ``key = `` or ``key=``;
+        default ``indent``): generated dicts are kept on one line only if they fit from there.
+        """
         if not value.portable_to(self.file):
             raise NotPortable(value)
         if isinstance(value, SDict):
-            return self._dict(value, indent)
+            return self._dict(value, indent, indent if start is None else start)
         if isinstance(value, SList):
             return self._list(value, indent)
         if value.node is not None:
             return self._reuse(value, indent)
         if isinstance(value, SLit):
-            return cst.parse_expression(_literal_code(value.value))
+            return literal_node(value.value)
         if isinstance(value, SExpr):
             return cst.parse_expression(value.code)
         raise TypeError(f"cannot render {value!r}")
@@ -166,6 +218,8 @@ class Renderer:
     def _source_of(self, file: Path) -> str:
         if self.cm.path is not None and file == self.cm.path:
             return self.cm.source
+        if self.source_of is not None:
+            return self.source_of(file)
         return _SOURCES.get(file, "")
 
     def _list(self, value: SList, indent: int) -> cst.BaseExpression:
@@ -179,72 +233,20 @@ class Renderer:
             return cst.Tuple(elements)
         return cst.List(elements)
 
-    def _dict(self, value: SDict, indent: int) -> cst.BaseExpression:
-        node = value.node
-        if node is not None and value.file == self.file and isinstance(node, (cst.Call, cst.Dict)):
-            reused = self._reuse_dict(value, node, indent)
-            if reused is not None:
-                return reused
-        if node is not None and value.file != self.file and _is_exact(value):
+    def _dict(self, value: SDict, indent: int, start: int) -> cst.BaseExpression:
+        if value.node is not None and _is_exact(value):
             return self._reuse(value, indent)
-        return self._generate_dict(value, indent)
-
-    def _reuse_dict(
-        self, value: SDict, node: cst.Call | cst.Dict, indent: int
-    ) -> cst.BaseExpression | None:
-        """The original call/literal with entries dropped, replaced or appended as needed."""
-        if _is_exact(value):
-            return self._reuse(value, indent)
-        orig_indent = self._orig_indent(value)
-        items = list(node.args if isinstance(node, cst.Call) else node.elements)
-        by_arg = {id(e.arg): e for e in value.entries.values() if e.arg is not None}
-        kept: list[cst.Arg | cst.DictElement] = []
-        new_indent = indent + (_item_indent(node, self.cm) - orig_indent if _multiline(node) else 0)
-        for item in items:
-            key = _item_key(item)
-            if key == DELETE_KEY:
-                if value.delete:
-                    kept.append(item)
-                continue
-            entry = by_arg.get(id(item))
-            if entry is None:
-                continue
-            v = entry.value
-            if v.node is item.value and _is_exact(v):
-                kept.append(item)
-            else:
-                kept.append(item.with_changes(value=self.expr(v, new_indent)))
-        missing = [
-            e
-            for e in value.entries.values()
-            if e.arg is None or id(e.arg) not in {id(i) for i in items}
-        ]
-        if value.delete and not any(_item_key(i) == DELETE_KEY for i in items):
-            missing.insert(0, SEntry(DELETE_KEY, SLit(True)))
-        if not kept and missing:
-            return None
-        kept = [reindent(k, indent - orig_indent) if indent != orig_indent else k for k in kept]
-        if missing:
-            multiline = _multiline(node)
-            item_indent = _item_indent(node, self.cm) - orig_indent + indent if multiline else 0
-            for e in missing:
-                kept.append(self._item(node, e, item_indent))
-            kept = _fix_commas(kept, multiline, item_indent)
-        else:
-            kept = _close_last(kept, node, indent)
-        if isinstance(node, cst.Call):
-            return reindent(node.with_changes(args=[]), indent - orig_indent).with_changes(
-                args=kept
-            )
-        return reindent(node.with_changes(elements=[]), indent - orig_indent).with_changes(
-            elements=kept
-        )
+        # a rewritten dict is laid out afresh (OpenMMLab yapf style); its entries' comments
+        # travel with them
+        return self._generate_dict(value, indent, start)
 
     def _item(
         self, node: cst.Call | cst.Dict, entry: SEntry, indent: int
     ) -> cst.Arg | cst.DictElement:
-        value = self.expr(entry.value, indent)
-        if isinstance(node, cst.Call) and entry.key.isidentifier():
+        keyword = isinstance(node, cst.Call) and entry.key.isidentifier()
+        start = indent + (len(entry.key) + 1 if keyword else len(repr(entry.key)) + 2)
+        value = self.expr(entry.value, indent, start)
+        if keyword:
             return cst.Arg(
                 value=value,
                 keyword=cst.Name(entry.key),
@@ -252,7 +254,7 @@ class Renderer:
             )
         return cst.DictElement(key=cst.SimpleString(repr(entry.key)), value=value)
 
-    def _generate_dict(self, value: SDict, indent: int) -> cst.BaseExpression:
+    def _generate_dict(self, value: SDict, indent: int, start: int) -> cst.BaseExpression:
         entries = list(value.entries.values())
         if value.delete:
             entries.insert(0, SEntry(DELETE_KEY, SLit(True)))
@@ -260,19 +262,44 @@ class Renderer:
         template: cst.Call | cst.Dict = (
             cst.Call(func=cst.Name("dict")) if use_call else cst.Dict(elements=[])
         )
-        # first try one line; fall back to one entry per line
-        flat = [self._item(template, e, indent) for e in entries]
-        flat_node = _with_items(template, _fix_commas(flat, False, 0))
-        code = self.cm.module.code_for_node(flat_node)
-        if "\n" not in code and indent + len(code) <= MAX_WIDTH:
-            return flat_node
-        items = [self._item(template, e, indent + 4) for e in entries]
-        node = _with_items(template, _fix_commas(items, True, indent + 4))
+        commented = value.head is not None or value.tail or any(e.comments for e in entries)
+        if not commented:
+            # first try one line; fall back to one entry per line
+            flat = [self._item(template, e, indent) for e in entries]
+            flat_node = _with_items(template, _fix_commas(flat, False, 0))
+            code = self.cm.module.code_for_node(flat_node)
+            # +1: the comma or closing bracket that follows the value in its parent
+            if "\n" not in code and start + len(code) + 1 <= MAX_WIDTH:
+                return flat_node
+        inner = indent + 4
+        items = [self._item(template, e, inner) for e in entries]
+        before = [e.comments.before if e.comments else () for e in entries]
+        trailing = [e.comments.trailing if e.comments else None for e in entries]
+        closing_own_line = not use_call or bool(value.tail) or trailing[-1] is not None
+        for i, item in enumerate(items):
+            last = i == len(items) - 1
+            if last and not closing_own_line:
+                continue
+            ws = _newline_ws(
+                indent if last else inner,
+                trailing[i],
+                value.tail if last else before[i + 1],
+                inner,
+            )
+            # a comment after the last item needs a comma to sit behind (call style); a dict
+            # literal closes on its own line, without a trailing comma (yapf)
+            if last and not use_call and trailing[i] is None:
+                items[i] = item.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                template = template.with_changes(  # type: ignore[assignment]
+                    rbrace=cst.RightCurlyBrace(whitespace_before=ws)
+                )
+            else:
+                items[i] = item.with_changes(comma=cst.Comma(whitespace_after=ws))
+        opening = _newline_ws(inner, value.head, before[0] if before else (), inner)
+        node = _with_items(template, items)
         if isinstance(node, cst.Call):
-            return node.with_changes(whitespace_before_args=_newline_ws(indent + 4))
-        return node.with_changes(
-            lbrace=cst.LeftCurlyBrace(whitespace_after=_newline_ws(indent + 4))
-        )
+            return node.with_changes(whitespace_before_args=opening)
+        return node.with_changes(lbrace=cst.LeftCurlyBrace(whitespace_after=opening))
 
 
 _SOURCES: dict[Path, str] = {}
@@ -282,6 +309,19 @@ def remember_source(path: Path | None, text: str) -> None:
     """Record the text of a file whose nodes may be reused elsewhere (for indentation)."""
     if path is not None:
         _SOURCES[path] = text
+
+
+def literal_node(value: object) -> cst.BaseExpression:
+    """A libcst node for a Python literal (the common scalars built directly: fast)."""
+    if isinstance(value, bool) or value is None:
+        return cst.Name(repr(value))
+    if isinstance(value, str):
+        return cst.SimpleString(repr(value))
+    if isinstance(value, int) and value >= 0:
+        return cst.Integer(repr(value))
+    if isinstance(value, float) and value >= 0 and math.isfinite(value):
+        return cst.Float(_literal_code(value))
+    return cst.parse_expression(_literal_code(value))
 
 
 def _literal_code(value: object) -> str:
@@ -299,12 +339,12 @@ def _is_exact(value: SValue) -> bool:
         if not isinstance(node, (cst.Call, cst.Dict)):
             return False
         items = list(node.args if isinstance(node, cst.Call) else node.elements)
-        keys = [_item_key(i) for i in items if _item_key(i) != DELETE_KEY]
-        has_delete = any(_item_key(i) == DELETE_KEY for i in items)
+        keys = [item_key(i) for i in items if item_key(i) != DELETE_KEY]
+        has_delete = any(item_key(i) == DELETE_KEY for i in items)
         if has_delete != value.delete or keys != list(value.entries):
             return False
         for item, entry in zip(
-            [i for i in items if _item_key(i) != DELETE_KEY], value.entries.values()
+            [i for i in items if item_key(i) != DELETE_KEY], value.entries.values()
         ):
             if (
                 entry.arg is not item
@@ -325,7 +365,8 @@ def _all_items_reused(value: SList) -> bool:
     return all(el.value is i.node and _is_exact(i) for el, i in zip(node.elements, value.items))
 
 
-def _item_key(item: cst.Arg | cst.DictElement | cst.BaseElement) -> str | None:
+def item_key(item: cst.Arg | cst.DictElement | cst.BaseElement) -> str | None:
+    """The key an argument of ``dict(...)`` or an element of ``{...}`` writes, if static."""
     if isinstance(item, cst.Arg):
         return item.keyword.value if item.keyword is not None else None
     if isinstance(item, cst.DictElement) and isinstance(item.key, cst.SimpleString):
@@ -334,31 +375,26 @@ def _item_key(item: cst.Arg | cst.DictElement | cst.BaseElement) -> str | None:
     return None
 
 
-def _multiline(node: cst.Call | cst.Dict) -> bool:
-    return "\n" in cst.Module(body=[]).code_for_node(node)
-
-
-def _item_indent(node: cst.Call | cst.Dict, cm: ConfigModule) -> int:
-    """The column of the node's items when they sit on lines of their own."""
-    items = list(node.args if isinstance(node, cst.Call) else node.elements)
-    for ws in [_ws_before_first(node)] + [
-        getattr(i.comma, "whitespace_after", None) for i in items
-    ]:
-        if isinstance(ws, cst.ParenthesizedWhitespace):
-            return len(ws.last_line.value)
-    return 4
-
-
-def _ws_before_first(node: cst.Call | cst.Dict) -> object:
-    if isinstance(node, cst.Call):
-        return node.whitespace_before_args
-    return node.lbrace.whitespace_after
-
-
-def _newline_ws(indent: int) -> cst.ParenthesizedWhitespace:
+def _newline_ws(
+    indent: int,
+    comment: str | None = None,
+    lines: tuple[str, ...] = (),
+    lines_indent: int | None = None,
+) -> cst.ParenthesizedWhitespace:
+    """A line break (after an optional end-of-line comment and comment lines), then ``indent``
+    columns."""
+    at = indent if lines_indent is None else lines_indent
     return cst.ParenthesizedWhitespace(
-        first_line=cst.TrailingWhitespace(),
-        empty_lines=[],
+        first_line=cst.TrailingWhitespace(
+            whitespace=cst.SimpleWhitespace("  " if comment else ""),
+            comment=cst.Comment(comment) if comment else None,
+        ),
+        empty_lines=[
+            cst.EmptyLine(
+                indent=True, whitespace=cst.SimpleWhitespace(" " * at), comment=cst.Comment(c)
+            )
+            for c in lines
+        ],
         indent=True,
         last_line=cst.SimpleWhitespace(" " * indent),
     )
@@ -399,31 +435,6 @@ def _fix_commas(items: list, multiline: bool, indent: int) -> list:
         out.append(item.with_changes(comma=cst.Comma(whitespace_after=ws)))
     return out
 
-
-def _close_last(items: list, node: cst.Call | cst.Dict, indent: int) -> list:
-    """After dropping items, the new last item takes the closing layout of the old last one."""
-    if not items:
-        return items
-    orig = list(node.args if isinstance(node, cst.Call) else node.elements)
-    last_orig = orig[-1]
-    if items[-1] is last_orig:
-        return items
-    item = items[-1]
-    comma = item.comma
-    if isinstance(comma, cst.Comma) and isinstance(
-        comma.whitespace_after, cst.ParenthesizedWhitespace
-    ):
-        ws = comma.whitespace_after
-        if ws.first_line.comment is not None:
-            closing = cst.SimpleWhitespace(" " * indent)
-            return items[:-1] + [
-                item.with_changes(
-                    comma=comma.with_changes(
-                        whitespace_after=ws.with_changes(empty_lines=[], last_line=closing)
-                    )
-                )
-            ]
-    return items[:-1] + [item.with_changes(comma=last_orig.comma)]
 
 
 def _with_items(template: cst.Call | cst.Dict, items: list) -> cst.Call | cst.Dict:
@@ -473,8 +484,14 @@ def assign(key: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
 
 
 def todo_lines(messages: list[str], existing: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
-    """TODO comment lines for ``messages`` not already present in ``existing``."""
+    """TODO comment lines for ``messages`` not already present in ``existing``.
+
+    A statement that carries a TODO already gets none more: it waits for the user, and a later
+    run (whose bases may have been converted meanwhile) must not pile up new wordings.
+    """
     have = {el.comment.value for el in existing if el.comment is not None}
+    if any(h.startswith(TODO_PREFIX) for h in have):
+        return []
     out = []
     for m in messages:
         text = f"{TODO_PREFIX} {m}"
@@ -494,3 +511,6 @@ def removed_comments(stmt: cst.SimpleStatementLine) -> list[cst.EmptyLine]:
 
 
 StatementEdit = Callable[[cst.SimpleStatementLine], list[cst.SimpleStatementLine]]
+
+
+_item_key = item_key  # the name before it became public

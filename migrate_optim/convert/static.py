@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,12 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from migrate_optim.convert.findings import ConvertError, display_path
 
 DELETE_KEY = "_delete_"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def resolved(path: Path) -> Path:
+    """``path.resolve()``, cached: configs resolve the same base paths over and over."""
+    return path.resolve()
 
 
 class SValue:
@@ -108,15 +115,30 @@ class SList(SValue):
         return tuple(vals) if self.kind == "tuple" else vals
 
 
+@dataclass(frozen=True)
+class Comments:
+    """Comments around one dict item: whole lines above it, and one at the end of its line."""
+
+    before: tuple[str, ...] = ()
+    trailing: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.before) or self.trailing is not None
+
+
 @dataclass(eq=False)
 class SEntry:
-    """One key of a dict, with the argument node that wrote it (None if generated)."""
+    """One key of a dict, with the argument node that wrote it (None if generated).
+
+    ``comments`` travel with the entry when it is moved into a generated dict.
+    """
 
     key: str
     value: SValue
     arg: cst.Arg | cst.DictElement | None = None
     file: Path | None = None
     line: int = 0
+    comments: Comments | None = None
 
 
 @dataclass(eq=False)
@@ -129,6 +151,9 @@ class SDict(SValue):
     node: cst.BaseExpression | None = None
     file: Path | None = None
     line: int = 0
+    #: comment on the line of the opening bracket, and comment lines before the closing one
+    head: str | None = None
+    tail: tuple[str, ...] = ()
 
     def __contains__(self, key: str) -> bool:
         return key in self.entries
@@ -170,6 +195,8 @@ class SDict(SValue):
             node=self.node,
             file=self.file,
             line=self.line,
+            head=self.head,
+            tail=self.tail,
         )
 
     def without(self, *keys: str) -> SDict:
@@ -182,7 +209,7 @@ class SDict(SValue):
     def set(self, key: str, value: SValue, like: SEntry | None = None) -> SDict:
         """Set ``key`` (in place); ``like`` carries the argument node whose formatting to keep."""
         if like is not None:
-            self.entries[key] = SEntry(key, value, like.arg, like.file, like.line)
+            self.entries[key] = SEntry(key, value, like.arg, like.file, like.line, like.comments)
         else:
             old = self.entries.get(key)
             if old is not None and old.value is value:
@@ -257,9 +284,19 @@ class ConfigModule:
     dynamic: dict[str, int]
     #: every Name read anywhere in the module (to know whether a binding is referenced)
     references: dict[str, int]
-    positions: Any
     base_specs: list[tuple[str, int]]
     order: list[str]
+    _positions: Any = None
+    #: the first statement that made each dynamic name dynamic (where a TODO can go)
+    dynamic_statements: dict[str, cst.BaseStatement] = field(default_factory=dict)
+
+    @property
+    def positions(self) -> Any:
+        """libcst ``PositionProvider`` metadata of the module, computed on first use (slow)."""
+        if self._positions is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(PositionProvider)
+        return self._positions
 
     def line_of(self, node: cst.CSTNode) -> int:
         """1-based line of a node of this module."""
@@ -278,41 +315,45 @@ def parse_config(source: str, path: Path | None) -> ConfigModule:
         raise ConvertError(shown, exc.raw_line, f"syntax error: {exc.message}") from None
     # libcst accepts a few things CPython rejects; compile() is the authority on validity.
     try:
-        ast.parse(source)
+        tree = ast.parse(source)
     except SyntaxError as exc:
         raise ConvertError(shown, exc.lineno or 1, f"syntax error: {exc.msg}") from None
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    reader = _Reader(module, path, positions)
-    return reader.read(source)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise ConvertError(shown, 1, f"cannot parse: {exc}") from None
+    return _Reader(module, tree, path, source).read()
 
 
 class _Reader:
-    def __init__(self, module: cst.Module, path: Path | None, positions: Any) -> None:
+    """Reads module-level bindings, walking the libcst tree (for text) and the ast (for lines
+    and literal values) side by side: libcst position metadata would cost a full codegen."""
+
+    def __init__(self, module: cst.Module, tree: ast.Module, path: Path | None, source: str):
         self.module = module
+        self.tree = tree
         self.path = path
-        self.positions = positions
+        self.source = source
         self.bindings: dict[str, Binding] = {}
         self.dynamic: dict[str, int] = {}
+        self.dynamic_statements: dict[str, cst.BaseStatement] = {}
         self.order: list[str] = []
+        self._lines: list[bytes] | None = None
 
-    def line(self, node: cst.CSTNode) -> int:
-        try:
-            return self.positions[node].start.line
-        except KeyError:
-            return 0
-
-    def read(self, source: str) -> ConfigModule:
+    def read(self) -> ConfigModule:
+        astmts = iter(self.tree.body)
         for stmt in self.module.body:
             if isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    self._small(small, stmt)
+                smalls = [next(astmts) for _ in stmt.body]
+                for small, asmall in zip(stmt.body, smalls):
+                    self._small(small, stmt, asmall, smalls[0].lineno)
             else:
                 # if/for/with/def/class at module level: names bound inside are dynamic
+                line = next(astmts).lineno
                 for name in _bound_names(stmt):
-                    self.dynamic.setdefault(name, self.line(stmt))
-        refs = _References()
-        self.module.visit(refs)
+                    self._dynamic(name, line, stmt)
+        refs: dict[str, int] = {}
+        for n in ast.walk(self.tree):
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store):
+                refs[n.id] = refs.get(n.id, 0) + 1
         # A name's value may refer to an earlier name; resolve plain-name references once.
         for b in self.bindings.values():
             self._resolve_names(b.value)
@@ -331,37 +372,49 @@ class _Reader:
                     )
         return ConfigModule(
             path=self.path,
-            source=source,
+            source=self.source,
             module=self.module,
             bindings=self.bindings,
             dynamic=self.dynamic,
-            references=refs.names,
-            positions=self.positions,
+            references=refs,
             base_specs=base_specs,
             order=self.order,
+            dynamic_statements=self.dynamic_statements,
         )
 
-    def _small(self, small: cst.BaseSmallStatement, stmt: cst.SimpleStatementLine) -> None:
+    def _dynamic(self, name: str, line: int, stmt: cst.BaseStatement) -> None:
+        self.dynamic.setdefault(name, line)
+        self.dynamic_statements.setdefault(name, stmt)
+
+    def _small(
+        self,
+        small: cst.BaseSmallStatement,
+        stmt: cst.SimpleStatementLine,
+        asmall: ast.stmt,
+        line: int,
+    ) -> None:
         if isinstance(small, cst.Assign):
             if (
                 len(small.targets) == 1
                 and isinstance(small.targets[0].target, cst.Name)
                 and len(stmt.body) == 1
             ):
+                assert isinstance(asmall, ast.Assign)
                 name = small.targets[0].target.value
                 if name in self.bindings:
                     # a second plain assignment: the later one wins, as in Python
-                    self.dynamic.setdefault(name, self.line(stmt))
+                    self._dynamic(name, line, stmt)
                     self.order.remove(name)
-                self.bindings[name] = Binding(name, self.value(small.value), stmt, self.line(stmt))
+                value = self.value(small.value, asmall.value)
+                self.bindings[name] = Binding(name, value, stmt, line)
                 self.order.append(name)
                 return
             for t in small.targets:
                 for name in _target_names(t.target):
-                    self.dynamic.setdefault(name, self.line(stmt))
+                    self._dynamic(name, line, stmt)
         elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
             for name in _target_names(small.target):
-                self.dynamic.setdefault(name, self.line(stmt))
+                self._dynamic(name, line, stmt)
         elif isinstance(small, cst.Expr):
             # e.g. optimizer.update(lr=0.1): a method call on a config value mutates it
             call = small.value
@@ -370,52 +423,86 @@ class _Reader:
                 while isinstance(base, (cst.Attribute, cst.Subscript)):
                     base = base.value
                 if isinstance(base, cst.Name):
-                    self.dynamic.setdefault(base.value, self.line(stmt))
+                    self._dynamic(base.value, line, stmt)
         elif isinstance(small, (cst.Import, cst.ImportFrom, cst.Del, cst.Global, cst.Nonlocal)):
             for name in _bound_names(small):
-                self.dynamic.setdefault(name, self.line(stmt))
+                self._dynamic(name, line, stmt)
 
-    def value(self, node: cst.BaseExpression) -> SValue:
-        line = self.line(node)
+    def value(self, node: cst.BaseExpression, anode: ast.expr) -> SValue:
+        line = anode.lineno
         f = self.path
         if isinstance(node, cst.Call) and _is_dict_call(node):
-            d = SDict(style="call", node=node, file=f, line=line)
-            for arg in node.args:
+            assert isinstance(anode, ast.Call)
+            head, comments, tail = _item_comments(node)
+            d = SDict(style="call", node=node, file=f, line=line, head=head, tail=tail)
+            carry: tuple[str, ...] = ()
+            for arg, kw, c in zip(node.args, anode.keywords, comments):
                 key = arg.keyword.value  # type: ignore[union-attr]
-                v = self.value(arg.value)
+                v = self.value(arg.value, kw.value)
                 if key == DELETE_KEY:
                     d.delete = isinstance(v, SLit) and bool(v.value)
+                    carry = c.before + ((c.trailing,) if c.trailing else ())
                     continue
-                d.entries[key] = SEntry(key, v, arg, f, self.line(arg))
+                c = Comments(carry + c.before, c.trailing) if carry else c
+                carry = ()
+                d.entries[key] = SEntry(key, v, arg, f, kw.lineno, c or None)
+            if carry:
+                d.tail = carry + d.tail
             return d
         if isinstance(node, cst.Dict) and all(
             isinstance(el, cst.DictElement) and _string_value(el.key) is not None
             for el in node.elements
         ):
-            d = SDict(style="literal", node=node, file=f, line=line)
-            for el in node.elements:
-                assert isinstance(el, cst.DictElement)
+            assert isinstance(anode, ast.Dict)
+            head, comments, tail = _item_comments(node)
+            d = SDict(style="literal", node=node, file=f, line=line, head=head, tail=tail)
+            carry = ()
+            for el, akey, aval, c in zip(node.elements, anode.keys, anode.values, comments):
+                assert isinstance(el, cst.DictElement) and akey is not None
                 key = _string_value(el.key)
                 assert key is not None
-                v = self.value(el.value)
+                v = self.value(el.value, aval)
                 if key == DELETE_KEY:
                     d.delete = isinstance(v, SLit) and bool(v.value)
+                    carry = c.before + ((c.trailing,) if c.trailing else ())
                     continue
-                d.entries[key] = SEntry(key, v, el, f, self.line(el))
+                c = Comments(carry + c.before, c.trailing) if carry else c
+                carry = ()
+                d.entries[key] = SEntry(key, v, el, f, akey.lineno, c or None)
+            if carry:
+                d.tail = carry + d.tail
             return d
         if isinstance(node, (cst.List, cst.Tuple)) and all(
             isinstance(el, cst.Element) for el in node.elements
         ):
-            items = [self.value(el.value) for el in node.elements]
+            assert isinstance(anode, (ast.List, ast.Tuple))
+            items = [self.value(el.value, ael) for el, ael in zip(node.elements, anode.elts)]
             kind = "tuple" if isinstance(node, cst.Tuple) else "list"
             return SList(items, kind, node=node, file=f, line=line)
-        code = self.module.code_for_node(node)
         try:
-            # parenthesised so that implicit concatenation across lines is one expression
-            value = ast.literal_eval(f"({code.strip()})")
+            value = ast.literal_eval(anode)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            code = self._segment(anode) or self.module.code_for_node(node)
             return SExpr(code.strip(), node=node, file=f, line=line)
         return SLit(value, node=node, file=f, line=line)
+
+    def _segment(self, anode: ast.expr) -> str | None:
+        """The source text of an ast node (its offsets count UTF-8 bytes)."""
+        if self._lines is None:
+            self._lines = [ln.encode("utf-8") for ln in self.source.splitlines(keepends=True)]
+        end_line, end_col = anode.end_lineno, anode.end_col_offset
+        if end_line is None or end_col is None:
+            return None
+        first, last = anode.lineno - 1, end_line - 1
+        if first == last:
+            raw = self._lines[first][anode.col_offset : end_col]
+        else:
+            raw = (
+                self._lines[first][anode.col_offset :]
+                + b"".join(self._lines[first + 1 : last])
+                + self._lines[last][:end_col]
+            )
+        return raw.decode("utf-8")
 
     def _resolve_names(self, v: SValue) -> None:
         if isinstance(v, SExpr) and isinstance(v.node, cst.Name):
@@ -428,6 +515,47 @@ class _Reader:
         elif isinstance(v, SList):
             for i in v.items:
                 self._resolve_names(i)
+
+
+def _ws_comments(ws: object) -> tuple[str | None, tuple[str, ...]]:
+    """The end-of-line comment and the comment lines of a (parenthesized) whitespace."""
+    if not isinstance(ws, cst.ParenthesizedWhitespace):
+        return None, ()
+    first = ws.first_line.comment.value if ws.first_line.comment is not None else None
+    lines = tuple(el.comment.value for el in ws.empty_lines if el.comment is not None)
+    return first, lines
+
+
+def _item_comments(
+    node: cst.Call | cst.Dict,
+) -> tuple[str | None, list[Comments], tuple[str, ...]]:
+    """Comments of a dict display: the opening line's, each item's, and the closing ones."""
+    if isinstance(node, cst.Call):
+        items: list = list(node.args)
+        head, before = _ws_comments(node.whitespace_before_args)
+    else:
+        items = list(node.elements)
+        head, before = _ws_comments(node.lbrace.whitespace_after)
+    out: list[Comments] = []
+    for item in items:
+        comma = item.comma
+        if isinstance(comma, cst.Comma):
+            trailing, after = _ws_comments(comma.whitespace_after)
+        elif isinstance(item, cst.Arg):
+            trailing, after = _ws_comments(item.whitespace_after_arg)
+        else:
+            trailing, after = _ws_comments(node.rbrace.whitespace_before)  # type: ignore[union-attr]
+        if isinstance(item, cst.Arg) and comma is not cst.MaybeSentinel.DEFAULT:
+            # `a=1  # c\n,` is not a thing; but `a=1  # c\n)` keeps it after the arg
+            t2, a2 = _ws_comments(item.whitespace_after_arg)
+            trailing = trailing or t2
+            after = a2 + after
+        out.append(Comments(before, trailing))
+        before = after
+    if isinstance(node, cst.Dict) and items and isinstance(items[-1].comma, cst.Comma):
+        _t, last = _ws_comments(node.rbrace.whitespace_before)
+        before = before + last
+    return head, out, before
 
 
 def _is_dict_call(node: cst.Call) -> bool:
@@ -493,31 +621,6 @@ def _bound_names(node: cst.CSTNode) -> list[str]:
     return v.names
 
 
-class _References(cst.CSTVisitor):
-    """Collects names read anywhere (not as assignment targets or keywords)."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, int] = {}
-
-    def visit_Assign(self, node: cst.Assign) -> bool:
-        node.value.visit(self)
-        for t in node.targets:
-            if not isinstance(t.target, cst.Name):
-                t.target.visit(self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names[node.value] = self.names.get(node.value, 0) + 1
-
-
 # ---------------------------------------------------------------------------------------------
 # Inheritance
 
@@ -540,11 +643,15 @@ class ConfigTree:
 
     def register_source(self, path: Path, source: str) -> None:
         """Use ``source`` as the original text of ``path`` (the engine read it already)."""
-        self._overrides[path.resolve()] = source
+        self._overrides[resolved(path)] = source
+
+    def registered(self) -> list[Path]:
+        """The files whose original text was registered, in registration order."""
+        return list(self._overrides)
 
     def module(self, path: Path) -> ConfigModule:
         """The parsed original text of ``path`` (cached)."""
-        key = path.resolve()
+        key = resolved(path)
         if key not in self._modules:
             if key in self._overrides:
                 text = self._overrides[key]
@@ -553,10 +660,20 @@ class ConfigTree:
             self._modules[key] = parse_config(text, path)
         return self._modules[key]
 
+    def cached(self, path: Path, source: str) -> ConfigModule | None:
+        """The module parsed for ``path`` (e.g. read as a base), if its text is ``source``."""
+        cm = self._modules.get(resolved(path))
+        return cm if cm is not None and cm.source == source and cm.path == path else None
+
+    def replace(self, cm: ConfigModule) -> None:
+        """Use ``cm`` as the module of its path, replacing what was parsed before."""
+        if cm.path is not None:
+            self._modules[resolved(cm.path)] = cm
+
     def add(self, cm: ConfigModule) -> None:
         """Register an already parsed module (the file being converted)."""
         if cm.path is not None:
-            self._modules.setdefault(cm.path.resolve(), cm)
+            self._modules.setdefault(resolved(cm.path), cm)
 
     def base_config(self, cm: ConfigModule, _seen: tuple[Path, ...] = ()) -> SDict:
         """The merged config of ``cm``'s bases (empty if it has none)."""
@@ -565,7 +682,7 @@ class ConfigTree:
         for spec, line in cm.base_specs:
             if cm.path is None:
                 raise BaseChainError(line, f"cannot resolve _base_ {spec!r} of stdin input")
-            bpath = (cm.path.parent / spec).resolve()
+            bpath = resolved(cm.path.parent / spec)
             if bpath in _seen:
                 raise BaseChainError(line, f"_base_ cycle through {display_path(bpath)}")
             if bpath.suffix != ".py":
@@ -591,7 +708,7 @@ class ConfigTree:
     def effective(self, cm: ConfigModule, _seen: tuple[Path, ...] = ()) -> SDict:
         """The merged config of ``cm`` (bases, then its own bindings), statically."""
         if cm.path is not None:
-            _seen = _seen + (cm.path.resolve(),)
+            _seen = _seen + (resolved(cm.path),)
         cfg = self.base_config(cm, _seen)
         return merge_into(own_config(cm), cfg)
 
@@ -622,7 +739,8 @@ def merge_into(child: SDict, base: SDict) -> SDict:
         ):
             merged = merge_into(v, old.value)
             merged.node, merged.file, merged.line, merged.style = v.node, v.file, v.line, v.style
-            out.entries[k] = SEntry(k, merged, e.arg, e.file, e.line)
+            merged.head, merged.tail = v.head, v.tail
+            out.entries[k] = SEntry(k, merged, e.arg, e.file, e.line, e.comments)
         elif isinstance(v, SDict) and v.delete:
             out.entries[k] = e
         else:
@@ -641,7 +759,8 @@ def _deep(v: SValue) -> SValue:
     if isinstance(v, SDict):
         d = v.copy()
         d.entries = {
-            k: SEntry(k, deep_copy(e.value), e.arg, e.file, e.line) for k, e in v.entries.items()
+            k: SEntry(k, deep_copy(e.value), e.arg, e.file, e.line, e.comments)
+            for k, e in v.entries.items()
         }
         return d
     if isinstance(v, SList):

@@ -1,11 +1,17 @@
-"""MO101 ``optimizer`` -> ``optim_wrapper`` for single-optimizer configs.
+"""MO101 ``optimizer`` -> ``optim_wrapper`` for single-optimizer configs; MO109 constructors.
 
-Spec §3.3 item 1 and §7 rule 6: ``optimizer=dict(type=..., lr=..., constructor=..., paramwise_cfg=...)``
-becomes ``optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type=..., lr=...),
-constructor=..., paramwise_cfg=...)``: ``constructor`` and ``paramwise_cfg`` move out of the
-optimizer into the wrapper (``build_optim_wrapper`` pops them there, mmcv's ``build_optimizer``
-popped them from the optimizer), and constructor names move to their 1.x registry names
-(mmcv ``DefaultOptimizerConstructor`` -> MMEngine ``DefaultOptimWrapperConstructor``).
+Spec §3.3 item 1 and §7 rule 6: ``optimizer=dict(type=..., lr=..., constructor=...,
+paramwise_cfg=...)`` becomes ``optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type=...,
+lr=...), constructor=..., paramwise_cfg=...)``: ``constructor`` and ``paramwise_cfg`` move out
+of the optimizer into the wrapper (``build_optim_wrapper`` pops them there, mmcv's
+``build_optimizer`` popped them from the optimizer).
+
+Constructor names (spec §3.3 items 1 and 9, research note Q3; only names the note verified):
+mmcv ``DefaultOptimizerConstructor`` -> MMEngine ``DefaultOptimWrapperConstructor``; mmdet's and
+mmseg's layer-decay constructors keep their names in their 1.x packages. Constructors whose 1.x
+successor reads different keys or computes different groups (mmpose layer decay, mmselfsup
+fine-tuning constructors, mmdet3d's early constructors) are left with a TODO; unknown names are
+kept with a warning.
 
 Per-module optimizer dicts (every value a dict: MMGeneration/MMEditing GANs, spec §1.9) are left
 to the multi-optimizer rule.
@@ -14,28 +20,86 @@ to the multi-optimizer rule.
 from __future__ import annotations
 
 from migrate_optim.convert.findings import Severity
-from migrate_optim.convert.static import SDict, SLit, gdict, lit
+from migrate_optim.convert.static import SDict, SLit, gdict, lit, merge_into
 from migrate_optim.convert.translation import Translation
 
 RULE_ID = "MO101"
 CONSTRUCTOR_ID = "MO109"
 FINDING_IDS = (RULE_ID, CONSTRUCTOR_ID)
 
-#: 0.x constructor registry names -> 1.x names (spec §3.3 items 1 and 9).
+#: 0.x constructor registry names -> 1.x names, for every codebase (spec §3.3 item 1)
 CONSTRUCTOR_NAMES: dict[str, str] = {
     "DefaultOptimizerConstructor": "DefaultOptimWrapperConstructor",
 }
 
+#: (codebase, 0.x name) -> 1.x name, where the 1.x package registers a constructor with the
+#: same keys and semantics (research note Q3: mmdet 19bceba, mmseg 4b76f27)
+SAME_NAME_CONSTRUCTORS: dict[tuple[str, str], str] = {
+    ("mmdet", "LearningRateDecayOptimizerConstructor"): "LearningRateDecayOptimizerConstructor",
+    ("mmseg", "LearningRateDecayOptimizerConstructor"): "LearningRateDecayOptimizerConstructor",
+    ("mmseg", "LayerDecayOptimizerConstructor"): "LayerDecayOptimizerConstructor",
+}
+
+_MMPOSE_DECAY = (
+    "mmpose 1.x replaced {name} with LayerDecayOptimWrapperConstructor, which reads only "
+    "num_layers and layer_decay_rate and supports ViT backbones only; convert by hand"
+)
+_SELFSUP_FT = (
+    "mmselfsup 1.x replaced {name} with LearningRateDecayOptimWrapperConstructor "
+    "(paramwise_cfg.layer_decay_rate), which numbers layers differently, so layer-wise "
+    "learning rates are not guaranteed to match; convert by hand"
+)
+
+#: (codebase, 0.x name) -> why it cannot be converted automatically (research note Q3)
+REFUSED_CONSTRUCTORS: dict[tuple[str, str], str] = {
+    ("mmpose", "LayerDecayOptimizerConstructor"): _MMPOSE_DECAY.format(
+        name="LayerDecayOptimizerConstructor"
+    ),
+    ("mmpose", "LearningRateDecayOptimizerConstructor"): _MMPOSE_DECAY.format(
+        name="LearningRateDecayOptimizerConstructor"
+    ),
+    ("mmselfsup", "TransformerFinetuneConstructor"): _SELFSUP_FT.format(
+        name="TransformerFinetuneConstructor"
+    ),
+    ("mmselfsup", "MAEFtOptimizerConstructor"): _SELFSUP_FT.format(
+        name="MAEFtOptimizerConstructor"
+    ),
+    ("mmdet3d", "CocktailOptimizerConstructor"): (
+        "mmdet3d's CocktailOptimizerConstructor has no 1.x equivalent; convert by hand"
+    ),
+    ("mmdet3d", "HybridOptimizerConstructor"): (
+        "mmdet3d's HybridOptimizerConstructor has no 1.x equivalent; convert by hand"
+    ),
+}
+
+#: keys of a single optimizer dict that hold dicts (so they do not make it per-module)
+_OPTIMIZER_DICT_KEYS = {"paramwise_cfg", "paramwise_options"}
+
 
 def is_per_module(optimizer: SDict) -> bool:
     """mmgen/mmedit build one optimizer per key when *every* value is a dict (spec §1.9)."""
-    return bool(optimizer.entries) and all(isinstance(v, SDict) for _, v in optimizer.items())
+    return (
+        bool(optimizer.entries)
+        and all(isinstance(v, SDict) for _, v in optimizer.items())
+        and not _OPTIMIZER_DICT_KEYS & set(optimizer.keys())
+    )
 
 
 def apply(t: Translation) -> None:
     """Build the 1.x wrapper from a single ``optimizer`` dict."""
     optimizer = t.cfg.get("optimizer")
     if not isinstance(optimizer, SDict) or is_per_module(optimizer):
+        return
+    t.relate("optim_wrapper", "optimizer")
+    if "paramwise_options" in optimizer:
+        t.todo(
+            RULE_ID,
+            "mmselfsup 0.x `paramwise_options` match parameter names by regex and apply every "
+            "matching key in order; MMEngine's paramwise_cfg.custom_keys match substrings and "
+            "apply only the longest; convert by hand",
+            key="optimizer",
+            at=optimizer.entry("paramwise_options"),
+        )
         return
     if "optim_wrapper" in t.cfg.entries:
         # a base already converted: keep its wrapper and layer the 0.x override on top
@@ -44,6 +108,11 @@ def apply(t: Translation) -> None:
     else:
         wrapper = gdict(type=lit("OptimWrapper"))
     inner = optimizer.without("constructor", "paramwise_cfg")
+    current = wrapper.get("optimizer")
+    if isinstance(current, SDict) and not optimizer.delete:
+        # the 0.x override merges into the optimizer the converted base already has
+        inner = merge_into(inner, current)
+        inner.node, inner.file, inner.line = optimizer.node, optimizer.file, optimizer.line
     wrapper.set("optimizer", inner)
     if optimizer.delete:
         # 0.x `_delete_` replaced the whole optimizer, constructor and paramwise_cfg included
@@ -53,17 +122,40 @@ def apply(t: Translation) -> None:
     if ctor is not None:
         value = ctor.value
         if isinstance(value, SLit) and isinstance(value.value, str):
-            mapped = CONSTRUCTOR_NAMES.get(value.value)
-            if mapped is not None:
-                value = lit(mapped)
-            elif value.value.endswith("OptimizerConstructor"):
+            name = value.value
+            key = (t.codebase or "", name)
+            if key in REFUSED_CONSTRUCTORS:
+                t.todo(CONSTRUCTOR_ID, REFUSED_CONSTRUCTORS[key], key="optimizer", at=ctor)
+                return
+            if name in CONSTRUCTOR_NAMES:
+                value = lit(CONSTRUCTOR_NAMES[name])
+            elif key in SAME_NAME_CONSTRUCTORS:
+                t.note(
+                    CONSTRUCTOR_ID,
+                    Severity.INFO,
+                    f"constructor {name!r} keeps its name: {t.codebase} 1.x registers it in "
+                    "OPTIM_WRAPPER_CONSTRUCTORS (keep default_scope or custom_imports on "
+                    f"{t.codebase})",
+                    at=ctor,
+                )
+            else:
                 t.note(
                     CONSTRUCTOR_ID,
                     Severity.WARNING,
-                    f"constructor {value.value!r} is codebase-specific: check that its 1.x package "
-                    "registers it in OPTIM_WRAPPER_CONSTRUCTORS under this name",
+                    f"constructor {name!r} is not known to the converter for "
+                    f"{t.codebase or 'an unknown codebase'}: kept as is; check that its 1.x "
+                    "package registers it in OPTIM_WRAPPER_CONSTRUCTORS under this name with "
+                    "the same paramwise_cfg keys",
                     at=ctor,
                 )
+        else:
+            t.note(
+                CONSTRUCTOR_ID,
+                Severity.WARNING,
+                "constructor is not a string literal: kept as is; check that it names a 1.x "
+                "OPTIM_WRAPPER_CONSTRUCTORS entry",
+                at=ctor,
+            )
         wrapper.set("constructor", value, like=ctor)
     pw = optimizer.entry("paramwise_cfg")
     if pw is not None:
