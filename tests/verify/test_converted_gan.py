@@ -36,7 +36,9 @@ def test_converted_biggan128_trains_like_the_0x_config(tmp_path: Path) -> None:
     old, new = convert_copy(src, tmp_path)
     text = (new / "biggan128.py").read_text()
     assert "optim_wrapper = dict(" in text and "disc_steps=" not in text
-    report = verify_files(old / "biggan128.py", new / "biggan128.py", VerifyOptions(codebase="mmgen"))
+    report = verify_files(
+        old / "biggan128.py", new / "biggan128.py", VerifyOptions(codebase="mmgen")
+    )
     assert report.status == "equivalent", [d.message for d in report.differences]
     # the schedule really exercised accumulation and G rounds: both modules stepped
     assert report.steps >= 16
@@ -60,5 +62,7 @@ def test_converted_corpus_gan_trains_like_the_original(
     shutil.copytree(root / "_base_", src / "_base_", copy_function=shutil.copyfile)
     shutil.copytree(root / family, src / family, copy_function=shutil.copyfile)
     old, new = convert_copy(src, tmp_path)
-    report = verify_files(old / family / config, new / family / config, VerifyOptions(codebase="mmgen"))
+    report = verify_files(
+        old / family / config, new / family / config, VerifyOptions(codebase="mmgen")
+    )
     assert report.status == "equivalent", [d.message for d in report.differences]
