@@ -9,39 +9,38 @@ class), the remaining keys are keyword arguments, and ``default_args`` fill miss
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
+from migrate_optim.runtime.registry import Registry as _Registry
 
-class Registry:
-    """Maps names to classes (or factories) and builds them from config dicts."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._entries: dict[str, Callable[..., Any]] = {}
+class Registry(_Registry):
+    """The runtime's registry with mmcv 1.x's call style.
 
-    def __contains__(self, key: str) -> bool:
-        return key in self._entries
-
-    def __len__(self) -> int:
-        return len(self._entries)
+    mmcv registered with ``@REG.register_module`` but its 0.x builders raised ``KeyError`` for
+    unknown names; the 0.x side keeps that (``get`` raises) and adds ``register`` as the
+    decorator-or-call form the legacy modules use.
+    """
 
     def keys(self) -> list[str]:
         """Registered names, in registration order."""
-        return list(self._entries)
+        return list(self.module_dict)
 
     def register(
         self, obj: Callable[..., Any] | None = None, *, name: str | None = None, force: bool = False
     ) -> Any:
-        """Register ``obj`` under ``name`` (default: its ``__name__``); usable as a decorator."""
+        """Register ``obj`` under ``name`` (default: its ``__name__``); usable as a decorator.
+
+        Registering the same object twice is allowed (module reloads in tests).
+        """
 
         def _add(target: Callable[..., Any]) -> Callable[..., Any]:
             key = name or target.__name__
-            if key in self._entries and not force and self._entries[key] is not target:
-                raise KeyError(f'{key} is already registered in {self.name}')
-            self._entries[key] = target
+            same = self.module_dict.get(key) is target
+            self.register_module(name=key, force=force or same, module=target)
             return target
 
         if obj is None:
@@ -50,29 +49,10 @@ class Registry:
 
     def get(self, key: str) -> Callable[..., Any]:
         """Return the entry registered as ``key``; ``KeyError`` (as mmcv) when unknown."""
-        try:
-            return self._entries[key]
-        except KeyError:
-            raise KeyError(f'{key} is not in the {self.name} registry') from None
-
-    def build(self, cfg: Mapping[str, Any], default_args: Mapping[str, Any] | None = None) -> Any:
-        """Instantiate ``cfg['type']`` with the other keys of ``cfg`` (plus ``default_args``)."""
-        if not isinstance(cfg, Mapping):
-            raise TypeError(f'cfg must be a dict, but got {type(cfg)}')
-        args = dict(cfg)
-        if default_args is not None:
-            for key, value in default_args.items():
-                args.setdefault(key, value)
-        if 'type' not in args:
-            raise KeyError(f'`cfg` or `default_args` must contain the key "type", but got {cfg}')
-        obj_type = args.pop('type')
-        if isinstance(obj_type, str):
-            obj_cls = self.get(obj_type)
-        elif callable(obj_type):
-            obj_cls = obj_type
-        else:
-            raise TypeError(f'type must be a str or a class, but got {type(obj_type)}')
-        return obj_cls(**args)
+        found = self.module_dict.get(key)
+        if found is None:
+            raise KeyError(f"{key} is not in the {self.name} registry")
+        return found
 
 
 OPTIMIZERS = Registry('optimizer')
