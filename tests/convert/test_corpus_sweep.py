@@ -12,7 +12,6 @@ converted tree resolves to exactly that (GAN configs are the GAN rules' own corp
 from __future__ import annotations
 
 import ast
-import os
 import shutil
 import time
 from collections import Counter
@@ -22,24 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.convert.helpers import TODO, TreeResult, chain_has_todo, convert_tree
-
-try:  # the shared corpus helper (tests/corpus.py), once it is on this branch
-    from tests.corpus import corpus_root  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - local fallback until then
-
-    def corpus_root(name: str) -> Path:
-        """``$MIGRATE_OPTIM_CORPUS/<name>`` or ``../shared/corpus/<name>`` (beside the repo or
-        beside the main checkout of a worktree); skips the test when absent."""
-        repo = Path(__file__).resolve().parents[2]
-        candidates = [repo.parent / "shared" / "corpus" / name]
-        if os.environ.get("MIGRATE_OPTIM_CORPUS"):
-            candidates.insert(0, Path(os.environ["MIGRATE_OPTIM_CORPUS"]) / name)
-        candidates.append(repo.parent.parent / "shared" / "corpus" / name)
-        for c in candidates:
-            if c.is_dir():
-                return c
-        pytest.skip(f"corpus {name!r} not found (looked in {', '.join(map(str, candidates))})")
-
+from tests.corpus import corpus_root
 
 CORPORA = {
     "mmdet-2.28.2": "mmdet",

@@ -10,7 +10,6 @@ one carries a TODO naming the reason. The converted tree must also load with MME
 from __future__ import annotations
 
 import ast
-import os
 import re
 import shutil
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 from migrate_optim.convert.core import Converter, ConvertResult
 from migrate_optim.convert.emit import TODO_PREFIX
+from tests.corpus import corpus_root
 
 mmengine = pytest.importorskip("mmengine")
 from mmengine import Config  # noqa: E402
@@ -101,17 +101,6 @@ SPEC_EXAMPLES = {
 }
 
 
-def _corpus() -> Path | None:
-    env = os.environ.get("MIGRATE_OPTIM_CORPUS")
-    candidates = [Path(env)] if env else []
-    root = Path(__file__).resolve().parents[2]
-    candidates += [p / "shared" / "corpus" for p in (root.parent, root.parent.parent)]
-    for c in candidates:
-        if (c / CORPUS_NAME).is_dir():
-            return c / CORPUS_NAME
-    return None
-
-
 def classify(rel: str) -> tuple[str, str | None]:
     """('exact' | 'todo' | 'broken', reason word) for one config of the tree."""
     if any(re.fullmatch(p, rel) for p in BROKEN_0X):
@@ -124,15 +113,9 @@ def classify(rel: str) -> tuple[str, str | None]:
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ConvertResult]]:
-    src = _corpus()
-    if src is None:
-        pytest.skip(
-            f"corpus {CORPUS_NAME} not found: set MIGRATE_OPTIM_CORPUS to a folder holding it "
-            "(pip download --no-deps mmgen==0.7.3, then copy mmgen/.mim/configs to "
-            f"<folder>/{CORPUS_NAME})"
-        )
+    src = corpus_root(CORPUS_NAME)  # ../shared, the cache, or PyPI; skips with a how-to
     root = tmp_path_factory.mktemp("corpus") / CORPUS_NAME
-    shutil.copytree(src, root)
+    shutil.copytree(src, root, copy_function=shutil.copyfile)  # the source may be read-only
     results = _convert(root)
     return root, results
 
