@@ -181,23 +181,6 @@ def test_hook_param_table_matches_runtime_signatures() -> None:
         assert params == HOOK_PARAMS[name], name
 
 
-def test_trainer_rules_import_without_torch() -> None:
-    code = (
-        'import sys\n'
-        'import migrate_optim.runtime\n'
-        "if 'torch' in sys.modules:\n"
-        "    print('PARENT_IMPORTS_TORCH'); sys.exit(0)\n"
-        'import migrate_optim.runtime.legacy.trainer_rules as t\n'
-        "assert 'torch' not in sys.modules, 'torch imported'\n"
-        "print(t.resolve_optimizer_hook({'optimizer_config': {}}, 'mmseg'))\n"
-    )
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    if 'PARENT_IMPORTS_TORCH' in out.stdout:
-        pytest.skip('migrate_optim.runtime itself imports torch')
-    assert "'type': 'OptimizerHook'" in out.stdout
-
-
 # -- run length -----------------------------------------------------------------------------------
 def test_mmdet_run_length() -> None:
     assert resolve_train_length(dict(total_epochs=12), 'mmdet') == TrainLength(True, 12)
