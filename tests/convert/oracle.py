@@ -68,7 +68,7 @@ def normalise_wrapper(wrapper: dict | None) -> dict | None:
     }
     if not out.get("paramwise_cfg", 1):
         out.pop("paramwise_cfg")  # an empty paramwise_cfg is no paramwise_cfg
-    return out
+    return out or None  # a wrapper of defaults only says what no wrapper says
 
 
 def same(a: Any, b: Any) -> bool:

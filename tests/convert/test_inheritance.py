@@ -275,9 +275,10 @@ def test_delete_without_a_base_value_is_reported():
     result = run_tree(
         {"config.py": MODEL + "optimizer_config = dict(_delete_=True, grad_clip=None)\n"}
     )
-    assert result.ids() == ["MO001"]
+    assert result.ids() == ["MO001", "MO102"]
     assert "has nothing to delete" in result.findings()[0].message
-    assert result.out() == MODEL + "optim_wrapper = dict(type='OptimWrapper', clip_grad=None)\n"
+    # a hook of defaults only, with no optimizer in the chain, is dropped (see the sibling test)
+    assert result.out() == MODEL
 
 
 def test_child_drops_detect_anomalous_params_of_its_base():
@@ -324,3 +325,22 @@ def test_whole_wrapper_replacement_has_no_nested_delete():
         "    type='OptimWrapper',\n"
         "    optimizer=dict(type='SGD', lr=0.1))\n"
     )
+
+
+def test_noop_optimizer_config_in_a_sibling_base_does_not_clash():
+    # mmselfsup layout: the schedule base has the optimizer, the runtime base a no-op
+    # optimizer_config. Both would become `optim_wrapper`, and MMEngine refuses a key that two
+    # sibling bases define; the no-op hook is MMEngine's default, so it is dropped instead.
+    files = {
+        "_base_/schedule.py": "optimizer = dict(type='SGD', lr=0.1, momentum=0.9)\n",
+        "_base_/runtime.py": "optimizer_config = dict()  # grad_clip, coalesce, bucket_size_mb\n"
+        "log_level = 'INFO'\n",
+        "config.py": "_base_ = ['./_base_/schedule.py', './_base_/runtime.py']\n"
+        "optimizer = dict(lr=0.01)\n",
+    }
+    result = run_tree(files, codebase="mmcls", semantics="mmcls")
+    runtime = result.out("_base_/runtime.py")
+    assert "optim_wrapper" not in runtime and "optimizer_config" not in runtime
+    assert "# grad_clip, coalesce, bucket_size_mb" in runtime  # the comment stays
+    assert "log_level = 'INFO'" in runtime
+    assert "MO102" in {f.rule_id for f in result.results["_base_/runtime.py"].findings}

@@ -261,3 +261,28 @@ def test_optimizer_expression_gets_a_todo():
     )
     assert result.ids() == ["MO110"]
     assert "an expression" in todos(result.out())[0]
+
+
+def test_mmedit_single_optimizers_dict_becomes_one_wrapper():
+    # mmedit 0.x `optimizers` without a dict of dicts: one optimizer over the whole model
+    check_transformed(
+        """
+        # optimizer
+        optimizers = dict(type='Adam', lr=0.00001)
+        lr_config = dict(policy='Fixed')
+        """,
+        """
+        # optimizer
+        optim_wrapper = dict(
+            type='OptimWrapper',
+            optimizer=dict(type='Adam', lr=0.00001))
+        lr_config = dict(policy='Fixed')
+        """,
+        codebase="mmedit",
+        ids=[],
+    )
+
+
+def test_optimizers_key_outside_mmedit_is_not_an_optimizer():
+    # only MMEditing's trainer read `optimizers`; elsewhere it is some other setting
+    check_noop("optimizers = dict(type='Adam', lr=0.00001)\n", codebase="mmdet")

@@ -86,18 +86,24 @@ def is_per_module(optimizer: SDict) -> bool:
 
 
 def apply(t: Translation) -> None:
-    """Build the 1.x wrapper from a single ``optimizer`` dict."""
+    """Build the 1.x wrapper from a single ``optimizer`` dict (MMEditing: ``optimizers``)."""
+    source = "optimizer"
     optimizer = t.cfg.get("optimizer")
+    if optimizer is None and t.codebase in (None, "mmedit"):
+        # mmedit 0.x reads `optimizers`; without a dict-of-dicts it builds one optimizer for
+        # the whole model (spec §3.2, mmedit build_optimizers)
+        source = "optimizers"
+        optimizer = t.cfg.get("optimizers")
     if not isinstance(optimizer, SDict) or is_per_module(optimizer):
         return
-    t.relate("optim_wrapper", "optimizer")
+    t.relate("optim_wrapper", source)
     if "paramwise_options" in optimizer:
         t.todo(
             RULE_ID,
             "mmselfsup 0.x `paramwise_options` match parameter names by regex and apply every "
             "matching key in order; MMEngine's paramwise_cfg.custom_keys match substrings and "
             "apply only the longest; convert by hand",
-            key="optimizer",
+            key=source,
             at=optimizer.entry("paramwise_options"),
         )
         return
@@ -125,7 +131,7 @@ def apply(t: Translation) -> None:
             name = value.value
             key = (t.codebase or "", name)
             if key in REFUSED_CONSTRUCTORS:
-                t.todo(CONSTRUCTOR_ID, REFUSED_CONSTRUCTORS[key], key="optimizer", at=ctor)
+                t.todo(CONSTRUCTOR_ID, REFUSED_CONSTRUCTORS[key], key=source, at=ctor)
                 return
             if name in CONSTRUCTOR_NAMES:
                 value = lit(CONSTRUCTOR_NAMES[name])
@@ -160,5 +166,5 @@ def apply(t: Translation) -> None:
     pw = optimizer.entry("paramwise_cfg")
     if pw is not None:
         wrapper.set("paramwise_cfg", pw.value, like=pw)
-    t.set("optim_wrapper", wrapper, sources=("optimizer",))
-    t.remove("optimizer")
+    t.set("optim_wrapper", wrapper, sources=(source,))
+    t.remove(source)

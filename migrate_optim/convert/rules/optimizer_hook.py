@@ -230,14 +230,34 @@ def apply(t: Translation) -> None:
     elif "type" not in hook:
         hook = hook.copy()
         hook.set("type", lit(_default_hook(t.codebase)))
-    wrapper = t.get("optim_wrapper")
-    wrapper = wrapper.copy() if isinstance(wrapper, SDict) else gdict(type=lit("OptimWrapper"))
+    existing = t.get("optim_wrapper")
+    wrapper = existing.copy() if isinstance(existing, SDict) else gdict(type=lit("OptimWrapper"))
     if not _fold_hook(t, hook, wrapper, profile):
         return
     sources = tuple(k for k in ("optimizer_config", "fp16") if t.cfg.get(k) is not None)
+    if existing is None and _all_defaults(wrapper):
+        # A hook config with no optimizer in its chain is a fragment (e.g. a runtime base with
+        # `optimizer_config = dict()`) that a child combines with a sibling base holding the
+        # optimizer. Written as `optim_wrapper` it would clash with that sibling's (MMEngine
+        # refuses keys defined by two bases); its 1.x form is MMEngine's default anyway.
+        for k in sources:
+            t.note(RULE_ID, Severity.INFO,
+                   f"`{k}` dropped: it only restates MMEngine's default wrapper settings, and "
+                   "an `optim_wrapper` here would clash with a sibling base's", at=t.cfg.get(k))
+            t.remove(k)
+        return
     t.set("optim_wrapper", wrapper, sources=sources)
     for k in sources:
         t.remove(k)
+
+
+def _all_defaults(wrapper: SDict) -> bool:
+    """Whether a wrapper config only states MMEngine's defaults (plain, unclipped, acc 1)."""
+    defaults = {"type": "OptimWrapper", "clip_grad": None, "accumulative_counts": 1}
+    for key, value in wrapper.items():
+        if key not in defaults or not isinstance(value, SLit) or value.value != defaults[key]:
+            return False
+    return True
 
 
 def _default_hook(codebase: str | None) -> str:
