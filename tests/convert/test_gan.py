@@ -865,3 +865,25 @@ def test_per_module_optimizer_implies_mmgen_semantics(tmp_path: Path) -> None:
     assert "MO107" in ids(res)  # dropped as MMGeneration's trainer did, not folded
     ow = load(tmp_path, "exp.py")["optim_wrapper"]
     assert set(ow) == {"constructor", "generator", "discriminator"}
+
+
+def test_singan_drops_gen_steps_and_accumulation_it_never_read(tmp_path: Path) -> None:
+    files = {
+        "exp.py": """
+        model = dict(
+            type='SinGAN',
+            generator=dict(type='G', num_scales=2),
+            discriminator=dict(type='D', num_scales=2))
+        train_cfg = dict(
+            noise_weight_init=0.1, iters_per_scale=2000, disc_steps=3, generator_steps=3,
+            lr_d=0.0005, lr_g=0.0005, lr_scheduler_args=dict(milestones=[1600], gamma=0.1),
+            gen_steps=2, batch_accumulation_steps=4)
+        optimizer = None
+        total_iters = 6000
+        """,
+    }
+    res = convert_tree(tmp_path, files)["exp.py"]
+    warned = messages(res, "MO206")
+    assert "`train_cfg.gen_steps` dropped" in warned
+    assert "`train_cfg.batch_accumulation_steps` dropped" in warned
+    assert "gen_steps=" not in res.source and "accumulative_counts" not in res.source

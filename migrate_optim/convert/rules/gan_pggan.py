@@ -53,7 +53,7 @@ MODULES = (("generator", "g"), ("discriminator", "d"))
 
 def plan(t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str) -> Plan | None:
     """Translate a PGGAN train_cfg: model keys, and the per-scale optim_wrapper."""
-    from migrate_optim.convert.rules.gan_train_cfg import Plan
+    from migrate_optim.convert.rules.gan_train_cfg import Plan, ignored_steps
 
     ds = td.entry("disc_steps")
     if ds is not None and gc.integer(ds.value, t.cfg) != 1:
@@ -84,16 +84,7 @@ def plan(t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str) 
         entry = td.entry(key)
         if entry is not None:
             p.put(key, entry.value, entry)
-    for key in ("gen_steps", "batch_accumulation_steps"):
-        entry = td.entry(key)
-        if entry is not None:
-            p.consumed.add(key)
-            t.note(
-                RULE_ID,
-                Severity.WARNING,
-                f"`{label}.{key}` dropped: {ctx.cls} ignored it in 0.x, so it is not translated",
-                at=entry,
-            )
+    ignored_steps(t, ctx, td, label, p, RULE_ID)
     if ocfg is None:
         # a base that leaves optimizer_cfg to its children (0.x: KeyError if none does); the
         # children's conversion writes the wrapper

@@ -49,7 +49,7 @@ NOISE_WEIGHT_TODO = (
 
 def plan(t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str) -> Plan | None:
     """Translate a SinGAN train_cfg: model keys and the SinGAN optim_wrapper."""
-    from migrate_optim.convert.rules.gan_train_cfg import Plan
+    from migrate_optim.convert.rules.gan_train_cfg import Plan, ignored_steps
 
     p = Plan()
     p.consumed.update(REQUIRED + MODEL_KEYS + PE_KEYS)
@@ -72,16 +72,7 @@ def plan(t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str) 
                 f"`{label}.{key}` dropped: only PESinGAN read it in 0.x",
                 at=entry,
             )
-    for key in ("gen_steps", "batch_accumulation_steps"):
-        entry = td.entry(key)
-        if entry is not None:
-            p.consumed.add(key)
-            t.note(
-                RULE_ID,
-                Severity.WARNING,
-                f"`{label}.{key}` dropped: {ctx.cls} ignored it in 0.x, so it is not translated",
-                at=entry,
-            )
+    ignored_steps(t, ctx, td, label, p, RULE_ID)
     model = ctx.model
     if model is not None and "num_scales" not in model:
         gen = model.get("generator")

@@ -152,14 +152,25 @@ def _unknown_class(t: Translation, ctx: gc.GanContext, where: str, label: str) -
 # Families
 
 
-def _ignored_steps(t: Translation, ctx: gc.GanContext, td: SDict, label: str, plan: Plan) -> None:
+def ignored_steps(
+    t: Translation,
+    ctx: gc.GanContext,
+    td: SDict,
+    label: str,
+    plan: Plan,
+    rule_id: str = STEPS_ID,
+) -> None:
+    """Drop ``gen_steps``/``batch_accumulation_steps`` with a warning: only BasiccGAN read them.
+
+    Spec §1.2 and §7 rule 3: translating them for any other class would change training.
+    """
     for key in IGNORED_STEP_KEYS:
         entry = td.entry(key)
         if entry is None:
             continue
         plan.consumed.add(key)
         t.note(
-            STEPS_ID,
+            rule_id,
             Severity.WARNING,
             f"`{label}.{key}` dropped: {ctx.cls} ignored it in 0.x (only BasicConditionalGAN "
             "reads it), so it is not translated; translating it would change training",
@@ -178,7 +189,7 @@ def _static(t: Translation, ctx: gc.GanContext, td: SDict, label: str) -> Plan |
     plan.put("discriminator_steps", k, k_entry)
     plan.put("generator_steps", lit(1))
     plan.consumed.add("disc_steps")
-    _ignored_steps(t, ctx, td, label, plan)
+    ignored_steps(t, ctx, td, label, plan)
     rik = td.entry("real_img_key")
     if rik is not None:
         plan.consumed.add("real_img_key")
@@ -311,7 +322,7 @@ def _translation(t: Translation, ctx: gc.GanContext, td: SDict, label: str) -> P
         if entry is not None:
             plan.put(key, entry.value, entry)
             plan.consumed.add(key)
-    _ignored_steps(t, ctx, td, label, plan)
+    ignored_steps(t, ctx, td, label, plan)
     ema = td.entry("use_ema")
     if ema is not None:
         plan.consumed.add("use_ema")
