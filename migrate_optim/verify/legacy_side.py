@@ -48,11 +48,8 @@ class LegacyTrainer:
         self.driver = driver
         self.distributed = distributed
         self.clock = StepClock()
-        self.trace = SideTrace(self.label)
         model = driver.model
-        self._frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
-        self.trace.frozen_at_build = sorted(self._frozen)
-        self.trace.notes += plan.notes
+        self.trace, self._frozen = SideTrace.start(self.label, model, plan.notes)
         if plan.codebase_note:
             self.trace.notes.append(f"OLD: {plan.codebase_note}")
         try:

@@ -123,11 +123,8 @@ class ModernTrainer:
         self.plan = plan
         self.driver = driver
         self.clock = StepClock()
-        self.trace = SideTrace(self.label)
         model = driver.model
-        self._frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
-        self.trace.frozen_at_build = sorted(self._frozen)
-        self.trace.notes += plan.notes
+        self.trace, self._frozen = SideTrace.start(self.label, model, plan.notes)
         try:
             self.wrapper = build_optim_wrapper(model, cfg["optim_wrapper"])
         except Exception as exc:  # noqa: BLE001 - any build failure of the 1.x config

@@ -79,6 +79,17 @@ class SideTrace:
     allreduce: list[int] | None = None
     unfrozen_by_schedule: list[str] = field(default_factory=list)
 
+    @classmethod
+    def start(cls, label: str, model: nn.Module, notes: list[str]) -> tuple[SideTrace, set[str]]:
+        """A fresh trace for one side, with the model's frozen parameters recorded.
+
+        Returns the trace and the set of frozen names (a side checks later which of them its
+        schedule unfroze).
+        """
+        frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+        trace = cls(label, frozen_at_build=sorted(frozen), notes=list(notes))
+        return trace, frozen
+
 
 class StepClock:
     """The current iteration, shared by the training loop and the optimizers' step hooks."""
