@@ -428,6 +428,30 @@ class _Reader:
             for name in _bound_names(small):
                 self._dynamic(name, line, stmt)
 
+    def _fill(
+        self,
+        d: SDict,
+        items: list[tuple[str, cst.Arg | cst.DictElement, ast.expr, int]],
+        comments: list[Comments],
+    ) -> SDict:
+        """Add a dict's entries (key, item node, value, line) with their comments to ``d``.
+
+        ``_delete_`` is a flag, not an entry; its comments go to the next entry (or the tail).
+        """
+        carry: tuple[str, ...] = ()
+        for (key, item, aval, lineno), c in zip(items, comments):
+            v = self.value(item.value, aval)
+            if key == DELETE_KEY:
+                d.delete = isinstance(v, SLit) and bool(v.value)
+                carry = c.before + ((c.trailing,) if c.trailing else ())
+                continue
+            c = Comments(carry + c.before, c.trailing) if carry else c
+            carry = ()
+            d.entries[key] = SEntry(key, v, item, self.path, lineno, c or None)
+        if carry:
+            d.tail = carry + d.tail
+        return d
+
     def value(self, node: cst.BaseExpression, anode: ast.expr) -> SValue:
         line = anode.lineno
         f = self.path
@@ -435,20 +459,11 @@ class _Reader:
             assert isinstance(anode, ast.Call)
             head, comments, tail = _item_comments(node)
             d = SDict(style="call", node=node, file=f, line=line, head=head, tail=tail)
-            carry: tuple[str, ...] = ()
-            for arg, kw, c in zip(node.args, anode.keywords, comments):
-                key = arg.keyword.value  # type: ignore[union-attr]
-                v = self.value(arg.value, kw.value)
-                if key == DELETE_KEY:
-                    d.delete = isinstance(v, SLit) and bool(v.value)
-                    carry = c.before + ((c.trailing,) if c.trailing else ())
-                    continue
-                c = Comments(carry + c.before, c.trailing) if carry else c
-                carry = ()
-                d.entries[key] = SEntry(key, v, arg, f, kw.lineno, c or None)
-            if carry:
-                d.tail = carry + d.tail
-            return d
+            items = [
+                (arg.keyword.value, arg, kw.value, kw.lineno)  # type: ignore[union-attr]
+                for arg, kw in zip(node.args, anode.keywords)
+            ]
+            return self._fill(d, items, comments)
         if isinstance(node, cst.Dict) and all(
             isinstance(el, cst.DictElement) and _string_value(el.key) is not None
             for el in node.elements
@@ -456,22 +471,13 @@ class _Reader:
             assert isinstance(anode, ast.Dict)
             head, comments, tail = _item_comments(node)
             d = SDict(style="literal", node=node, file=f, line=line, head=head, tail=tail)
-            carry = ()
-            for el, akey, aval, c in zip(node.elements, anode.keys, anode.values, comments):
+            items = []
+            for el, akey, aval in zip(node.elements, anode.keys, anode.values):
                 assert isinstance(el, cst.DictElement) and akey is not None
                 key = _string_value(el.key)
                 assert key is not None
-                v = self.value(el.value, aval)
-                if key == DELETE_KEY:
-                    d.delete = isinstance(v, SLit) and bool(v.value)
-                    carry = c.before + ((c.trailing,) if c.trailing else ())
-                    continue
-                c = Comments(carry + c.before, c.trailing) if carry else c
-                carry = ()
-                d.entries[key] = SEntry(key, v, el, f, akey.lineno, c or None)
-            if carry:
-                d.tail = carry + d.tail
-            return d
+                items.append((key, el, aval, akey.lineno))
+            return self._fill(d, items, comments)
         if isinstance(node, (cst.List, cst.Tuple)) and all(
             isinstance(el, cst.Element) for el in node.elements
         ):
