@@ -46,6 +46,7 @@ from migrate_optim.convert.static import (
     ConfigTree,
     SDict,
     SEntry,
+    SList,
     SLit,
     SValue,
     merge_into,
@@ -86,8 +87,11 @@ class ConvertResult:
 
 #: finding id of a 0.x optimizer key that no rule converted (see :func:`translate`)
 LEFTOVER_ID = "MO110"
-#: the 0.x keys this tool is responsible for: each must be converted or carry a TODO
+#: the 0.x optimizer keys this tool is responsible for: each must be converted or carry a TODO
 OPTIMIZER_KEYS = ("optimizer", "optimizer_config", "fp16")
+#: the 0.x schedule keys (spec §5): the same, with their own leftover id
+SCHEDULE_KEYS = ("lr_config", "momentum_config", "runner", "total_epochs", "total_iters")
+SCHEDULE_LEFTOVER_ID = "MO310"
 
 
 def translate(cfg: SDict, codebase: str | None, file: Path | None) -> Translation:
@@ -104,7 +108,7 @@ def translate(cfg: SDict, codebase: str | None, file: Path | None) -> Translatio
         # a TODO on one key of a group (a 1.x key and the 0.x keys it replaces) covers all
         if annotated & ({k, *srcs}):
             annotated.update(srcs)
-    for key in OPTIMIZER_KEYS:
+    for key in OPTIMIZER_KEYS + SCHEDULE_KEYS:
         value = cfg.get(key)
         if value is None or key in t.out or key in annotated:
             continue
@@ -115,7 +119,7 @@ def translate(cfg: SDict, codebase: str | None, file: Path | None) -> Translatio
         else:
             form = "an expression the converter does not evaluate"
         t.todo(
-            LEFTOVER_ID,
+            SCHEDULE_LEFTOVER_ID if key in SCHEDULE_KEYS else LEFTOVER_ID,
             f"`{key}` was not converted: no rule handles {form}; convert by hand",
             key=key,
             at=value,
@@ -326,7 +330,7 @@ class _FileConversion:
         consumed.update(s for srcs in t.sources.values() for s in srcs)
         # a key a rule left with a TODO is touched too: its comment and finding belong here
         consumed.update(n.key for n in t.notes if n.severity is Severity.ERROR and n.key)
-        consumed.update(k for k in OPTIMIZER_KEYS if k in cm.dynamic)
+        consumed.update(k for k in OPTIMIZER_KEYS + SCHEDULE_KEYS if k in cm.dynamic)
         if not consumed & set(cm.bindings) and not consumed & set(cm.dynamic):
             # The file writes none of the 0.x keys: whatever changes is inherited and belongs
             # to its bases (converted in their own right), so this file stays as it is.
@@ -379,6 +383,8 @@ class _FileConversion:
                     desired = SLit(TOP_DEFAULTS[key])
                 elif key not in OPTIMIZER_KEYS and isinstance(inherited, SDict):
                     desired = SDict(delete=True, file=self.path)  # `key = dict(_delete_=True)`
+                elif isinstance(inherited, SList):
+                    desired = SList([])  # e.g. a base's param_scheduler this config drops
             if desired is REMOVE or desired is None:
                 if inherited is not None and inherited is not REMOVE:
                     # a base keeps the key (it was left unconverted): dropping this file's
@@ -462,7 +468,9 @@ class _FileConversion:
         reported: set[str] = set()
         # a 0.x key assigned only in ways the reader cannot follow (`x = 1; optimizer = ...`,
         # inside an `if`) is not in the effective config at all, but must not pass silently
-        candidates = keys + [k for k in OPTIMIZER_KEYS if k in cm.dynamic and k not in keys]
+        candidates = keys + [
+            k for k in OPTIMIZER_KEYS + SCHEDULE_KEYS if k in cm.dynamic and k not in keys
+        ]
         for key in candidates:
             involved = (key,) + t.sources.get(key, ())
             for name in involved:

@@ -20,15 +20,19 @@ def rules() -> list[ModuleType]:
         gan_optimizer,
         gan_runner,
         gan_train_cfg,
+        lr_config,
+        momentum_config,
         optimizer,
         optimizer_hook,
         paramwise,
+        train_loop,
     )
 
     # GAN rules: per-module optimizers right after the single-optimizer rule (it skips them);
     # train_cfg (which adds accumulative_counts to the sub-wrappers) before EMA (which needs the
     # converted schedule) and the runner (fp16 sub-wrappers, the loop train_cfg); paramwise
-    # last, so that it sees every sub-wrapper's paramwise_cfg.
+    # last, so that it sees every sub-wrapper's paramwise_cfg. The schedule rules (MO3xx) run
+    # after the GAN runner (it writes mmgen's loop) and read the wrappers the others built.
     return [
         optimizer,
         gan_optimizer,
@@ -36,5 +40,8 @@ def rules() -> list[ModuleType]:
         gan_train_cfg,
         gan_ema,
         gan_runner,
+        train_loop,
+        lr_config,
+        momentum_config,
         paramwise,
     ]
