@@ -17,8 +17,8 @@ def test_comments_and_layout_outside_rewritten_values_survive_byte_for_byte():
     after = (FIXTURES / "commented_after.py").read_text()
     result = run_tree({"config.py": before})
     assert result.out() == after
-    # every statement other than the 0.x optimizer and schedule keys comes out verbatim and in order, and
-    # every comment line of the file is still there
+    # every statement other than the 0.x optimizer and schedule keys comes out verbatim and in
+    # order, and every comment line of the file is still there
     lines = before.splitlines()
     pos = 0
     for node in ast.parse(before).body:

@@ -261,8 +261,10 @@ def trees(draw):
         child["fp16"] = draw(fp16s)
     if draw(st.booleans()):
         child["data"] = {"samples_per_gpu": 2}
-    if lr_config["policy"] == "step" and isinstance(lr_config["step"], list) and draw(
-        st.booleans()
+    if (
+        lr_config["policy"] == "step"
+        and isinstance(lr_config["step"], list)
+        and draw(st.booleans())
     ):
         child["lr_config"] = {"step": [s * 2 for s in lr_config["step"]]}
     if "runner" in base and "max_epochs" in base["runner"] and draw(st.booleans()):

@@ -384,8 +384,9 @@ def _length(info: sc.RunnerInfo, by_epoch: bool, policy: str) -> SValue:
     raise Refused(f"the {policy} schedule needs the runner's length, which is not set")
 
 
-def _floor_args(t: Translation, lc: SDict, policy: str) -> tuple[dict[str, SValue], float | None,
-                                                                   float | None]:
+def _floor_args(
+    t: Translation, lc: SDict, policy: str
+) -> tuple[dict[str, SValue], float | None, float | None]:
     """``eta_min``/``eta_min_ratio`` from ``min_lr``/``min_lr_ratio`` (exactly one is set)."""
     has_min = "min_lr" in lc and not _none(lc.get("min_lr"))
     has_ratio = "min_lr_ratio" in lc and not _none(lc.get("min_lr_ratio"))
@@ -632,10 +633,22 @@ def _cyclic(t: Translation, lc: SDict, by_epoch: bool, info: sc.RunnerInfo) -> M
     a, b = float(target[0]), float(target[1])
     f = lit(False)
     scheds = [
-        sched("CosineAnnealingLR", T_max=lit(up), eta_min_ratio=lit(a), begin=lit(0),
-              end=lit(up + 1), by_epoch=f),  # fmt: skip
-        sched("CosineAnnealingLR", T_max=lit(total - up), eta_min_ratio=lit(b), begin=lit(up),
-              end=lit(total), by_epoch=f),  # fmt: skip
+        sched(
+            "CosineAnnealingLR",
+            T_max=lit(up),
+            eta_min_ratio=lit(a),
+            begin=lit(0),
+            end=lit(up + 1),
+            by_epoch=f,
+        ),
+        sched(
+            "CosineAnnealingLR",
+            T_max=lit(total - up),
+            eta_min_ratio=lit(b),
+            begin=lit(up),
+            end=lit(total),
+            by_epoch=f,
+        ),
     ]
     main = Main(scheds)
     main.floor_unknown = "the cyclic pair's floors are not simulated by the converter"
@@ -647,8 +660,14 @@ def _one_cycle(t: Translation, lc: SDict, by_epoch: bool, info: sc.RunnerInfo) -
     if max_lr is None:
         raise Refused("lr_config.max_lr is missing (mmcv requires it)")
     args = {}
-    for k in ("total_steps", "pct_start", "anneal_strategy", "div_factor", "final_div_factor",
-              "three_phase"):  # fmt: skip
+    for k in (
+        "total_steps",
+        "pct_start",
+        "anneal_strategy",
+        "div_factor",
+        "final_div_factor",
+        "three_phase",
+    ):
         v = lc.get(k)
         if v is not None and not _none(v):
             args[k] = v
@@ -733,9 +752,7 @@ def _linear(t: Translation, lc: SDict, by_epoch: bool, info: sc.RunnerInfo) -> M
     return _linear_interval(t, lc, by_epoch, p, start_v)
 
 
-def _linear_interval(
-    t: Translation, lc: SDict, by_epoch: bool, p: SValue, start_v: SValue
-) -> Main:
+def _linear_interval(t: Translation, lc: SDict, by_epoch: bool, p: SValue, start_v: SValue) -> Main:
     """``interval > 1``: MMagic's ``LinearLrInterval`` per wrapper, with what differs (§6.3)."""
     names = _wrapper_names(t)
     wrapper = t.get("optim_wrapper")

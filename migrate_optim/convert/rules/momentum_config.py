@@ -123,14 +123,18 @@ def convert(t: Translation, mc: SValue) -> list[SDict]:
         p = info.length(by_epoch)
         if p is None and info.kind == sc.EPOCH and not by_epoch:
             return [
-                lrc.sched(
-                    "CosineAnnealingMomentum", **floor, begin=lit(0), by_epoch=lit(False)
-                )
+                lrc.sched("CosineAnnealingMomentum", **floor, begin=lit(0), by_epoch=lit(False))
             ]
         p = lrc._length(info, by_epoch, "CosineAnnealing momentum")
         return [
-            lrc.sched("CosineAnnealingMomentum", T_max=p, **floor, begin=lit(0), end=p,
-                      by_epoch=lit(by_epoch))  # fmt: skip
+            lrc.sched(
+                "CosineAnnealingMomentum",
+                T_max=p,
+                **floor,
+                begin=lit(0),
+                end=p,
+                by_epoch=lit(by_epoch),
+            )
         ]
     p = lrc._length(info, by_epoch, "LinearAnnealing momentum")
     if "eta_min" in floor:
@@ -146,8 +150,14 @@ def convert(t: Translation, mc: SValue) -> list[SDict]:
         if r is None or not 0 <= r <= 1:
             raise lrc.Refused("min_momentum_ratio must be a static number in [0, 1]")
     return [
-        lrc.sched("LinearMomentum", start_factor=lit(1.0), end_factor=end_factor, begin=lit(0),
-                  end=lrc._end_plus_one(t, p), by_epoch=lit(by_epoch))  # fmt: skip
+        lrc.sched(
+            "LinearMomentum",
+            start_factor=lit(1.0),
+            end_factor=end_factor,
+            begin=lit(0),
+            end=lrc._end_plus_one(t, p),
+            by_epoch=lit(by_epoch),
+        )
     ]
 
 
@@ -214,9 +224,20 @@ def _cyclic(t: Translation, mc: SDict, info: sc.RunnerInfo) -> list[SDict]:
         raise lrc.Refused("cyclic momentum whose up phase is empty or the whole run")
     f = lit(False)
     return [
-        lrc.sched("CosineAnnealingMomentum", T_max=lit(up), eta_min_ratio=lit(float(target[0])),
-                  begin=lit(0), end=lit(up + 1), by_epoch=f),  # fmt: skip
-        lrc.sched("CosineAnnealingMomentum", T_max=lit(total - up),
-                  eta_min_ratio=lit(float(target[1])), begin=lit(up), end=lit(total),
-                  by_epoch=f),  # fmt: skip
+        lrc.sched(
+            "CosineAnnealingMomentum",
+            T_max=lit(up),
+            eta_min_ratio=lit(float(target[0])),
+            begin=lit(0),
+            end=lit(up + 1),
+            by_epoch=f,
+        ),
+        lrc.sched(
+            "CosineAnnealingMomentum",
+            T_max=lit(total - up),
+            eta_min_ratio=lit(float(target[1])),
+            begin=lit(up),
+            end=lit(total),
+            by_epoch=f,
+        ),
     ]
