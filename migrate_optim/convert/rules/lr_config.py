@@ -143,7 +143,7 @@ def sched(type_: str, **entries: SValue | None) -> SDict:
     d = gdict(type=lit(type_))
     for k, v in entries.items():
         if v is not None:
-            d.set(k, v)
+            d.set(k, sc.detach(v))
     return d
 
 

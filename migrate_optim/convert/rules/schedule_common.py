@@ -17,12 +17,13 @@ from the 0.x schedule (the converter never imports torch or MMEngine).
 
 from __future__ import annotations
 
+import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from migrate_optim.convert.rules import gan_common as gc
-from migrate_optim.convert.static import SDict, SLit, SValue, lit
+from migrate_optim.convert.static import SDict, SExpr, SList, SLit, SValue, lit
 from migrate_optim.convert.translation import Translation
 
 EPOCH = "epoch"
@@ -110,6 +111,28 @@ def runner_info(t: Translation) -> RunnerInfo:
     )
 
 
+def detach(value: SValue) -> SValue:
+    """``value`` made writable into any file when its code names no variable (``1.0 / 3``).
+
+    Arithmetic of literals means the same everywhere; an expression that reads a module-level
+    name stays tied to its file (the engine reports it where it cannot be written).
+    """
+    if isinstance(value, SList):
+        items = [detach(i) for i in value.items]
+        if all(a is b for a, b in zip(items, value.items)):
+            return value
+        return SList(items, value.kind)
+    if not isinstance(value, SExpr) or value.file is None:
+        return value
+    try:
+        tree = ast.parse(f"({value.code})", mode="eval")
+    except SyntaxError:
+        return value
+    if any(isinstance(n, (ast.Name, ast.Call, ast.Attribute)) for n in ast.walk(tree)):
+        return value
+    return SExpr(value.code, node=None, file=None, line=value.line)
+
+
 def plus_one(value: SValue, cfg: SDict) -> SValue | None:
     """``value + 1`` (an expression of the same file's variables stays an expression)."""
     n = gc.integer(value, cfg)
@@ -118,8 +141,6 @@ def plus_one(value: SValue, cfg: SDict) -> SValue | None:
     c = gc.code_of(value)
     if c is None:
         return lit(n + 1) if n is not None else None
-    from migrate_optim.convert.static import SExpr
-
     return SExpr(f"{c[0]} + 1", node=None, file=c[1], line=value.line)
 
 
