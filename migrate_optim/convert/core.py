@@ -711,7 +711,9 @@ class _FileConversion:
                     s = self._trail(_retarget(stmt, first_key, first_node), key, first_key)
                     s = _append_lines(_prepend(s, carry), left_behind(stmt))
                     above = header if not body else None
-                    body.append(_add_todos(s, todos.get(first_key, []), above))
+                    # a non-blocking TODO of the removed key belongs to what replaces it
+                    msgs = todos.get(first_key, []) + todos.get(key, [])
+                    body.append(_add_todos(s, msgs, above))
                     carry = []
                     for k2, n2 in incoming[1:]:
                         body.append(self._new_statement(k2, n2, todos))

@@ -343,8 +343,8 @@ def _floor_finding(
         Severity.WARNING,
         f"{kind} warmup chained with a main scheduler with a non-zero floor: MMEngine's "
         f"chained schedulers do not undo the warmup scaling, the lr differs from 0.x by up to "
-        f"{worst:.3%} (iteration {at}, base lr {base:g}) and stays different for the rest of "
-        "the run; set the floor to 0 for an exact schedule",
+        f"{worst:.3%} (iteration {at}, base lr {base:g}) and a difference persists after the "
+        "warmup; set the floor to 0 for an exact schedule",
         at=lc.entry("warmup"),
     )
 
