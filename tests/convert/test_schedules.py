@@ -98,6 +98,36 @@ def test_runner_in_a_base_and_a_child_overriding_max_epochs():
     assert result.out("schedule.py") == LOOP_12
 
 
+def test_child_changing_only_the_evaluation_interval_changes_val_interval():
+    base = (
+        "runner = dict(type='IterBasedRunner', max_iters=160000)\n"
+        "evaluation = dict(interval=16000, metric='mIoU')  # eval\n"
+    )
+    result = check_transformed(
+        """
+        _base_ = './schedule.py'
+        evaluation = dict(interval=4000)  # more often
+        """,
+        """
+        _base_ = './schedule.py'
+        evaluation = dict(interval=4000)  # more often
+        train_cfg = dict(val_interval=4000)
+        """,
+        codebase="mmseg",
+        files={"schedule.py": base},
+        ids=[],
+    )
+    assert result.out("schedule.py") == dedent(
+        """
+        train_cfg = dict(
+            type='IterBasedTrainLoop',
+            max_iters=160000,
+            val_interval=16000)
+        evaluation = dict(interval=16000, metric='mIoU')  # eval
+        """
+    )
+
+
 @pytest.mark.parametrize(
     ("src", "why"),
     [

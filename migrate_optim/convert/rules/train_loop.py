@@ -113,9 +113,13 @@ def apply(t: Translation) -> None:
     loop = gdict(type=lit(LOOPS[info.kind]))
     loop.set("max_epochs" if info.kind == sc.EPOCH else "max_iters", length)
     interval = _val_interval(t)
+    sources = tuple(keys)
     if interval is not None:
         loop.set("val_interval", interval)
-    t.set("train_cfg", loop, sources=tuple(keys))
+        if "evaluation" in t.cfg.entries:
+            # a child changing only `evaluation` changes the loop's val_interval too
+            sources += ("evaluation",)
+    t.set("train_cfg", loop, sources=sources)
     for k in keys:
         t.remove(k)
 
@@ -166,4 +170,7 @@ def _val_interval(t: Translation) -> SValue | None:
             at=ev.entry("start"),
         )
     iv = ev.get("interval")
+    if isinstance(iv, SLit):
+        # a copy: `evaluation` stays, with its comments (they must not follow the number)
+        return lit(iv.value)
     return lit(1) if iv is None else iv
