@@ -167,6 +167,17 @@ def test_momentum_mappings_are_exact(epoch_runner, momentum_config):
     assert diff < EXACT, (diff, at, ps)
 
 
+def test_momentum_schedulers_drive_adam_betas_like_mmcv():
+    lr_config = dict(policy="step", step=[3])
+    mom = dict(policy="CosineAnnealing", min_momentum_ratio=0.9)
+    ps, _ = convert(lr_config, mom, epoch_runner=True)
+    kw = dict(epochs=EPOCHS, iters_per_epoch=LEN, opt_kind="Adam")
+    old = h.legacy(lr_config, mom, by_epoch_runner=True, **kw)
+    new = h.engine(ps, by_epoch_runner=True, **kw)
+    assert h.max_rel_diff(old, new)[0] < EXACT
+    assert old[-1][1][0] < h.MOMENTUM  # betas[0] did move
+
+
 def test_cyclic_lr_and_momentum_together_are_exact():
     lr = dict(policy="cyclic", target_ratio=(10, 1e-4), step_ratio_up=0.4)
     mom = dict(policy="cyclic", target_ratio=(0.85 / 0.95, 1), step_ratio_up=0.4)
