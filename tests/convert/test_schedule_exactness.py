@@ -245,3 +245,32 @@ def test_drawn_warmups_chained_with_zero_floor_mains_are_exact(policy, kind, ite
     lr = {**policy, **warm(kind, iters, ratio)}
     (diff, at), ps, _ = compare(lr, epoch_runner=False)
     assert diff < EXACT, (diff, at, ps)
+
+
+def test_an_exact_warmup_with_a_ratio_floor_exists_but_spells_out_every_warmup_iteration():
+    # Why MO304 keeps the chained form: the only exact construction found writes each warmup
+    # lr absolutely (CosineRestartLR with W+1 one-iteration periods, restart weight = the 0.x
+    # factor), exact for a ratio floor on every group - and W+1 numbers long.
+    import math
+
+    iters, w, r, rho = ITERS, 8, 0.01, 0.1
+    lr = dict(policy="CosineAnnealing", min_lr_ratio=rho, **warm("linear", w, r))
+    old = h.legacy(lr, by_epoch_runner=False, max_iters=iters)
+
+    def factor(t: int) -> float:
+        k = 1 - (1 - t / w) * (1 - r) if t < w else 1.0
+        return k * (rho + (1 - rho) * 0.5 * (1 + math.cos(math.pi * t / iters)))
+
+    cos = dict(type="CosineAnnealingLR", T_max=iters, eta_min_ratio=rho, begin=0, end=iters)
+    writer = dict(
+        type="CosineRestartLR",
+        periods=[1] * (w + 1),
+        restart_weights=[factor(t) for t in range(w + 1)],
+        eta_min=0,
+        begin=0,
+        end=w + 1,
+    )
+    exact = [dict(cos, by_epoch=False), dict(writer, by_epoch=False)]
+    assert h.max_rel_diff(old, h.engine(exact, by_epoch_runner=False, max_iters=iters))[0] < 1e-12
+    ps, _ = convert(lr, None, epoch_runner=False)
+    assert h.max_rel_diff(old, h.engine(ps, by_epoch_runner=False, max_iters=iters))[0] > 1e-3

@@ -166,23 +166,25 @@ def apply(t: Translation) -> None:
     t.remove(KEY)
 
 
-def static_bool(t: Translation, lc: SDict, key: str, default: bool) -> bool:
+def static_bool(t: Translation, lc: SDict, key: str, default: bool, owner: str = KEY) -> bool:
     """A boolean argument of ``lc`` (its default when absent); Refused when not static."""
     if key not in lc:
         return default
     v = gc.python_value_or(lc.get(key), t.cfg, None)
     if not isinstance(v, bool):
-        raise Refused(f"lr_config.{key} is not a static boolean", lc.entry(key))
+        raise Refused(f"{owner}.{key} is not a static boolean", lc.entry(key))
     return v
 
 
-def num(t: Translation, lc: SDict, key: str, default: float | None = None) -> float | None:
+def num(
+    t: Translation, lc: SDict, key: str, default: float | None = None, owner: str = KEY
+) -> float | None:
     """A numeric argument as a number (Refused when present but not static)."""
     if key not in lc or _none(lc.get(key)):
         return default
     v = gc.number(lc.get(key), t.cfg)
     if v is None:
-        raise Refused(f"lr_config.{key} is not a static number", lc.entry(key))
+        raise Refused(f"{owner}.{key} is not a static number", lc.entry(key))
     return v
 
 

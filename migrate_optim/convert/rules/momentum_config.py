@@ -106,10 +106,10 @@ def convert(t: Translation, mc: SValue) -> list[SDict]:
         )
     info = sc.runner_info(t)
     if name == "Cyclic":
-        if lrc.static_bool(t, mc, "by_epoch", False):
+        if lrc.static_bool(t, mc, "by_epoch", False, KEY):
             raise lrc.Refused("mmcv's cyclic momentum asserts by_epoch=False")
         return _cyclic(t, mc, info)
-    by_epoch = lrc.static_bool(t, mc, "by_epoch", True)
+    by_epoch = lrc.static_bool(t, mc, "by_epoch", True, KEY)
     if by_epoch and info.kind == sc.ITER:
         raise lrc.Refused(
             "momentum_config.by_epoch is True (its default: the iteration runner sets no "
@@ -211,8 +211,8 @@ def _cyclic(t: Translation, mc: SDict, info: sc.RunnerInfo) -> list[SDict]:
         target = (target, target / 1e5)
     if not (isinstance(target, (list, tuple)) and len(target) == 2):
         raise lrc.Refused("momentum_config.target_ratio is not a static number or pair")
-    times = lrc.num(t, mc, "cyclic_times", 1)
-    up_ratio = lrc.num(t, mc, "step_ratio_up", 0.4)
+    times = lrc.num(t, mc, "cyclic_times", 1, KEY)
+    up_ratio = lrc.num(t, mc, "step_ratio_up", 0.4, KEY)
     strategy = gc.literal_str(mc.get("anneal_strategy")) or "cos"
     if times != 1 or strategy != "cos":
         raise lrc.Refused(
