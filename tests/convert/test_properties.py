@@ -173,6 +173,16 @@ def schedules(draw):
     return runner, {**policy, **draw(warmups)}
 
 
+momentum_configs = st.sampled_from(
+    [
+        None,
+        {"policy": "CosineAnnealing", "min_momentum_ratio": 0.85 / 0.95},
+        {"policy": "step", "step": [8], "gamma": 0.9},
+        {"policy": "LinearAnnealing", "min_momentum_ratio": 0.9},
+    ]
+)
+
+
 # -- source text -------------------------------------------------------------------------------
 
 
@@ -217,6 +227,9 @@ def trees(draw):
         base["fp16"] = draw(fp16s)
     runner, lr_config = draw(schedules())
     base["lr_config"] = lr_config
+    momentum = draw(momentum_configs)
+    if momentum is not None and runner["type"] == "EpochBasedRunner":
+        base["momentum_config"] = momentum  # by_epoch=True: epoch runners only
     if draw(st.integers(0, 3)):
         base["runner"] = runner
     elif runner["type"] == "EpochBasedRunner" and codebase != "mmseg":

@@ -840,6 +840,17 @@ def test_momentum_config_without_an_exact_form_is_left_with_a_todo(momentum_conf
     assert "lr_config = dict(policy='step', step=[8, 11])" in out
 
 
+def test_momentum_waits_with_an_lr_config_left_for_the_user():
+    src = (
+        "lr_config = dict(policy='inv', gamma=0.1)\n"
+        "momentum_config = dict(policy='CosineAnnealing', min_momentum_ratio=0.9)\n" + EPOCH_12
+    )
+    result = run_tree({"config.py": src}, codebase="mmdet")
+    notes = todos(result.out())
+    assert len(notes) == 2 and "same param_scheduler as lr_config" in notes[1]
+    assert result.ids() == ["MO301", "MO302"]
+
+
 def test_momentum_by_epoch_default_in_an_iteration_runner_is_left_with_a_todo():
     src = (
         "momentum_config = dict(policy='CosineAnnealing', min_momentum_ratio=0.9)\n"

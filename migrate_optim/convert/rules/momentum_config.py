@@ -60,7 +60,16 @@ def apply(t: Translation) -> None:
         return
     current = t.out.get(OUT)
     if lrc.KEY in t.cfg.entries and lrc.KEY not in t.out:
-        return  # the lr rule left lr_config with a TODO: the whole group waits for the user
+        # the lr rule left lr_config with a TODO: one param_scheduler holds both, so the
+        # momentum schedule waits with it
+        t.todo(
+            RULE_ID,
+            "momentum_config has an exact 1.x form, but it goes into the same "
+            "param_scheduler as lr_config, which is left for the user (see its TODO)",
+            key=KEY,
+            at=mc,
+        )
+        return
     if isinstance(current, SDict):
         new = current.copy()
         for name, v in current.items():
