@@ -38,7 +38,13 @@ from migrate_optim.convert.emit import (
     removed_comments,
     todo_lines,
 )
-from migrate_optim.convert.findings import ConvertError, Finding, Severity, display_path
+from migrate_optim.convert.findings import (
+    ConvertError,
+    Finding,
+    FindingId,
+    Severity,
+    display_path,
+)
 from migrate_optim.convert.rules import rules
 from migrate_optim.convert.static import (
     BaseChainError,
@@ -56,7 +62,6 @@ from migrate_optim.convert.static import (
 from migrate_optim.convert.translation import REMOVE, Note, Translation
 
 CODEBASES = cb.KNOWN
-ENGINE_ID = "MO001"  # findings of the conversion machinery itself (see README)
 
 
 @dataclass
@@ -84,8 +89,6 @@ class ConvertResult:
         return self.source != self.original
 
 
-#: finding id of a 0.x optimizer key that no rule converted (see :func:`translate`)
-LEFTOVER_ID = "MO110"
 #: the 0.x keys this tool is responsible for: each must be converted or carry a TODO
 OPTIMIZER_KEYS = ("optimizer", "optimizer_config", "fp16")
 
@@ -115,7 +118,7 @@ def translate(cfg: SDict, codebase: str | None, file: Path | None) -> Translatio
         else:
             form = "an expression the converter does not evaluate"
         t.todo(
-            LEFTOVER_ID,
+            FindingId.LEFTOVER,
             f"`{key}` was not converted: no rule handles {form}; convert by hand",
             key=key,
             at=value,
@@ -287,7 +290,7 @@ class _FileConversion:
             broken_base = True
             self.finding(
                 exc.line,
-                ENGINE_ID,
+                FindingId.ENGINE,
                 Severity.WARNING,
                 f"{exc.message}; this file's own keys were converted as overrides of an "
                 "unknown base, so inherited values were not checked",
@@ -302,7 +305,7 @@ class _FileConversion:
         t = translate(eff, codebase, self.path)
         if assumed is not None and (t.out or t.notes):
             t.note(
-                cb.ASSUMED_ID,
+                FindingId.CODEBASE,
                 Severity.INFO,
                 f"the codebase of this config is not visible in it or its bases: assumed "
                 f"{assumed}, the codebase of every other config of this run",
@@ -313,7 +316,7 @@ class _FileConversion:
                 if key not in base.entries and not broken_base:
                     # mmcv pops `_delete_` only when merging into a base value
                     t.note(
-                        ENGINE_ID,
+                        FindingId.ENGINE,
                         Severity.WARNING,
                         f"`_delete_=True` in `{key}` has nothing to delete (no base defines "
                         f"`{key}`): mmcv kept it as an argument, which failed when the "
@@ -341,7 +344,7 @@ class _FileConversion:
         for name in marked:
             t.notes.append(
                 Note(
-                    ENGINE_ID,
+                    FindingId.ENGINE,
                     Severity.ERROR,
                     f"`{name}` still carries a TODO(migrate-optim) comment: resolve it and "
                     "delete the comment, then convert again",
@@ -385,7 +388,7 @@ class _FileConversion:
                     # statement would let the base's value through, so the group stays 0.x
                     notes.append(
                         Note(
-                            ENGINE_ID,
+                            FindingId.ENGINE,
                             Severity.ERROR,
                             f"`{key}` should be removed but a base file keeps it (see the "
                             "findings of the base); convert by hand",
@@ -407,7 +410,7 @@ class _FileConversion:
             except NotPortable:
                 notes.append(
                     Note(
-                        ENGINE_ID,
+                        FindingId.ENGINE,
                         Severity.ERROR,
                         f"cannot write `{key}` here: part of its value is an expression from "
                         "a base file; convert by hand",
@@ -479,7 +482,9 @@ class _FileConversion:
                         continue
                     reported.add(name)
                     t.notes.append(
-                        Note(ENGINE_ID, Severity.ERROR, f"{reason}; convert by hand", key=name)
+                        Note(
+                            FindingId.ENGINE, Severity.ERROR, f"{reason}; convert by hand", key=name
+                        )
                     )
         return blocked
 

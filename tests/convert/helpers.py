@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrate_optim.convert.core import Converter, ConvertOptions, ConvertResult
-from migrate_optim.convert.findings import Finding
+from migrate_optim.convert.findings import Finding, FindingId
 
 MAIN = "config.py"
 TODO = "# TODO(migrate-optim):"
@@ -73,13 +73,23 @@ def convert_tree(root: Path, codebase: str | None = None, write: bool = True) ->
         conv.register(p, text)
     out = TreeResult(root)
     for p, text in sources.items():
-        out.results[p.relative_to(root).as_posix()] = conv.convert_source(text, p)
+        result = conv.convert_source(text, p)
+        assert_catalogued(result.findings)
+        out.results[p.relative_to(root).as_posix()] = result
     if write:
         for p in paths:
             r = out.results[p.relative_to(root).as_posix()]
             if r.changed:
                 p.write_text(r.source, encoding="utf-8")
     return out
+
+
+def assert_catalogued(findings: list[Finding]) -> None:
+    """Every finding carries a catalogue id with one of the severities the catalogue allows."""
+    for f in findings:
+        assert isinstance(f.rule_id, FindingId), f"{f.format()}: id not from the catalogue"
+        allowed = [s.value for s in f.rule_id.severities]
+        assert f.severity in f.rule_id.severities, f"{f.format()}: severity not in {allowed}"
 
 
 @contextmanager
