@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from migrate_optim.convert.core import Converter, ConvertOptions, ConvertResult
-from migrate_optim.convert.findings import ConvertError, Finding
+from migrate_optim.convert.findings import ConvertError, Finding, FindingFilter
 
 STDIN = "-"
 """The command-line name of standard input."""
@@ -88,11 +88,14 @@ class SourceConverter(Protocol):
 
 @dataclass
 class EngineOptions:
-    """How a run treats its inputs: the mode, the mirror directory, the forced codebase."""
+    """How a run treats its inputs: the mode, the mirror directory, the forced codebase, and
+    which findings it reports (``--select/--ignore``; the converted text does not depend on
+    it)."""
 
     mode: Mode = Mode.IN_PLACE
     out_dir: Path | None = None
     codebase: str | None = None
+    findings: FindingFilter = field(default_factory=FindingFilter)
 
 
 @dataclass(frozen=True)
@@ -744,6 +747,7 @@ def run(
     jobs = [_Job(item, item.display) for item in inputs]
     for job in jobs:
         _convert(job, converter, stdin)
+        job.findings = options.findings.apply(job.findings)
 
     report = RunReport(mode=options.mode)
     written: dict[str, str] = {}
