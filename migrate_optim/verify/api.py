@@ -310,7 +310,7 @@ def verify_configs(
                 from migrate_optim.verify.distributed import run_distributed
 
                 old_trace, new_trace, steps, reason = run_distributed(
-                    old_cfg, new_cfg, old_plan, new_plan, options, device
+                    old_cfg, new_cfg, old_plan, new_plan, options, device, train_pair
                 )
             else:
                 old_trace, new_trace, steps, reason = train_pair(
