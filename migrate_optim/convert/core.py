@@ -41,6 +41,7 @@ from migrate_optim.convert.emit import (
     rewrite,
 )
 from migrate_optim.convert.findings import (
+    STDIN_NAME,
     ConvertError,
     Finding,
     FindingId,
@@ -263,7 +264,7 @@ class _FileConversion:
         self.conv = conv
         self.config = config
         self.path = config.path
-        self.shown = display_path(config.path) if config.path is not None else "<stdin>"
+        self.shown = display_path(config.path) if config.path is not None else STDIN_NAME
         self.findings: list[Finding] = []
         # set by _read_bases
         self.bases_0x = SDict()

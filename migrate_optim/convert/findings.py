@@ -11,6 +11,7 @@ rewrites it; ``tests/test_readme.py`` checks it). :class:`FindingFilter` impleme
 from __future__ import annotations
 
 import enum
+import os
 import re
 import sys
 from collections.abc import Iterable
@@ -256,13 +257,24 @@ class Finding:
         }
 
 
+STDIN_NAME = "<stdin>"
+"""How standard input is named in messages, findings and diffs."""
+
+
 def display_path(path: Path | str) -> str:
-    """The path as shown to the user: relative to the cwd when it lies below it."""
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(p)
+    """``path`` as shown to the user: relative to the cwd when below it, else as given.
+
+    Lexical on purpose (no symlink resolution): a dangling link must be named, not its target,
+    and a finding names the file the user gave, not where a link leads.
+    """
+    text = str(path)
+    absolute = os.path.abspath(text)
+    cwd = os.getcwd()
+    if absolute == cwd:
+        return "."
+    if absolute.startswith(cwd.rstrip(os.sep) + os.sep):
+        return os.path.relpath(absolute, cwd)
+    return text
 
 
 class ConvertError(Exception):
