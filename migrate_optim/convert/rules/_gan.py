@@ -1,9 +1,13 @@
 """Shared knowledge of the GAN rules (MO2xx): 0.x model classes, ``train_cfg``, static numbers.
 
-Not a rule itself (it has no ``apply``). Spec §1.2 (which 0.x class reads which ``train_cfg`` key),
-§7 rule 1 (resolve the registry aliases first; the model reads ``model.train_cfg`` when present,
-else the top-level ``train_cfg``, because mmgen's ``build_model`` passes the top-level one only as a
-default argument).
+A helper module, not a rule (:func:`~migrate_optim.convert.rules.rules` runs only public
+modules). Besides the reading helpers below, the pieces several GAN rules build with:
+:class:`ModelSettings`, :func:`ignored_steps`, :func:`sub_wrapper`, :func:`ordered`.
+
+Spec §1.2 (which 0.x class reads which ``train_cfg`` key), §7 rule 1 (resolve the registry
+aliases first; the model reads ``model.train_cfg`` when present, else the top-level
+``train_cfg``, because mmgen's ``build_model`` passes the top-level one only as a default
+argument).
 
 Values the GAN rules compute from 0.x values (``K // B``, ``interval / R``, ``1 - m``,
 ``total_iters * disc_steps``) stay expressions of the module-level variables they were written

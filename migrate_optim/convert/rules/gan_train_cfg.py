@@ -16,7 +16,8 @@ training loop, and the model settings are ``model`` arguments. Per 0.x class (al
 * ``CycleGAN`` / ``Pix2Pix``: ``discriminator_steps``, ``disc_init_steps``, ``real_img_key``
   (and CycleGAN's ``buffer_size``) into ``model``. For ``disc_steps > 1`` the G phase moves from
   ``i % k == 0`` to ``(i + 1) % k == 0`` and nothing restores it: converted, with a TODO.
-* ``ProgressiveGrowingGAN`` and ``SinGAN``: see :mod:`.gan_pggan` and :mod:`.gan_singan`.
+* ``ProgressiveGrowingGAN`` and ``SinGAN``: see the helper modules :mod:`._pggan` and
+  :mod:`._singan`.
 
 A value written as a module-level variable (``disc_steps=n_disc``) stays that expression.
 Keys the 0.x class never read are dropped with an info finding (they had no effect). A model
