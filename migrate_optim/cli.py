@@ -25,6 +25,7 @@ from migrate_optim.convert.engine import (
     run,
     summary_text,
 )
+from migrate_optim.convert.findings import FindingFilter
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -79,6 +80,19 @@ FILE:LINE: error: CAUSE and left untouched; the other files are still converted.
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
 @click.option(
+    "--select",
+    metavar="IDS",
+    help="Report only findings with these ids: comma-separated ids or prefixes (MO1, MO207, "
+    "ALL), as in ruff.",
+)
+@click.option(
+    "--ignore",
+    metavar="IDS",
+    help="Do not report findings with these ids or prefixes (the more specific of --select "
+    "and --ignore wins). Ignoring only hides findings: the converted files, their "
+    "TODO(migrate-optim) comments included, are the same.",
+)
+@click.option(
     "--verify",
     is_flag=True,
     help="Also verify each conversion by training both configs (needs the verify extra).",
@@ -93,9 +107,15 @@ def convert(
     codebase: str | None,
     as_json: bool,
     quiet: bool,
+    select: str | None,
+    ignore: str | None,
     verify: bool,
 ) -> None:
     """Convert configs (the help text is set on the decorator)."""
+    try:
+        shown = FindingFilter.parse(select, ignore)
+    except ValueError as exc:
+        raise click.UsageError(f"--select/--ignore: {exc}") from None
     if out_dir is not None and (diff or check):
         raise click.UsageError("--out-dir cannot be combined with --diff or --check")
     # --check --diff is --diff: it already writes nothing and exits 1 on changes.
@@ -108,7 +128,7 @@ def convert(
         _require_verify(ctx)
 
     stdin = sys.stdin.buffer if STDIN in paths else None
-    options = EngineOptions(mode, out_dir, codebase)
+    options = EngineOptions(mode, out_dir, codebase, shown)
     if not verify:
         report = run(paths, options, stdin=stdin)
         _print_report(report, as_json=as_json, quiet=quiet)

@@ -250,3 +250,77 @@ def test_convert_in_a_real_process_does_not_import_torch(tmp_path):
         "bad.py:1: error: syntax error: '(' was never closed",
         "2 files scanned: 0 changed, 1 unchanged, 0 with findings, 1 failed",
     ]
+
+
+# ---- --select / --ignore (the real converter) --------------------------------------------------
+
+SELECT_FILES = {
+    "a.py": (
+        "optimizer = dict(type='SGD', lr=0.01, paramwise_cfg=dict(bias_lr_mult=2.))\n"
+        "optimizer_config = dict(grad_clip=None)\n"
+    ),
+    "b.py": (
+        "optimizer = dict(type='SGD', lr=0.01)\n"
+        "optimizer_config = dict(grad_clip=None, foo=1)\n"
+    ),
+}
+
+
+def _select_run(tmp_path, monkeypatch, *options):
+    monkeypatch.chdir(tmp_path)
+    for name, text in SELECT_FILES.items():
+        write(tmp_path / name, text)
+    result = cli("--json", "--diff", *options, "a.py", "b.py")
+    data = json.loads(result.stdout)
+    ids = sorted({f["rule_id"] for f in data["findings"]})
+    return result, data, ids
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ((), ["MO102", "MO105", "MO108"]),
+        (("--select", "MO10"), ["MO102", "MO105", "MO108"]),
+        (("--select", "MO102,MO105"), ["MO102", "MO105"]),
+        (("--ignore", "MO1"), []),
+        (("--ignore", "mo108, MO105"), ["MO102"]),
+        (("--select", "MO1", "--ignore", "MO10"), []),
+        (("--select", "MO105", "--ignore", "MO1"), ["MO105"]),  # the more specific wins
+    ],
+)
+def test_select_and_ignore_filter_the_reported_findings(tmp_path, monkeypatch, options, expected):
+    result, data, ids = _select_run(tmp_path, monkeypatch, *options)
+    assert ids == expected
+    assert all(f["rule_id"] in expected for file in data["files"] for f in file["findings"])
+    assert data["summary"]["with_findings"] == len({f["path"] for f in data["findings"]})
+    assert result.exit_code == 1  # --diff with changes, whatever is shown
+
+
+def test_ignoring_a_todo_hides_the_finding_but_not_the_comment(tmp_path, monkeypatch):
+    _, shown, _ = _select_run(tmp_path, monkeypatch)
+    _, hidden, ids = _select_run(tmp_path, monkeypatch, "--ignore", "MO102")
+    assert "MO102" not in ids
+    diff = [f["diff"] for f in hidden["files"] if f["path"] == "b.py"][0]
+    assert "# TODO(migrate-optim): [MO102]" in diff
+    assert [f["diff"] for f in hidden["files"]] == [f["diff"] for f in shown["files"]]
+    # and without --json: nothing about MO102 on stderr, the file is still written with its TODO
+    result = cli("--ignore", "MO102", "b.py")
+    assert result.exit_code == 0 and "MO102" not in result.stderr
+    assert "# TODO(migrate-optim): [MO102]" in (tmp_path / "b.py").read_text()
+
+
+@pytest.mark.parametrize("bad", ["MO9", "E501", "MO1,nope"])
+def test_an_unknown_id_is_a_usage_error_and_nothing_is_written(tmp_path, monkeypatch, bad):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "a.py", SELECT_FILES["a.py"])
+    for option in ("--select", "--ignore"):
+        result = cli(option, bad, "a.py")
+        assert result.exit_code == 2
+        assert "unknown finding id or prefix" in result.stderr
+        assert (tmp_path / "a.py").read_text() == SELECT_FILES["a.py"]
+
+
+def test_help_says_what_ignoring_means():
+    text = CliRunner().invoke(main, ["convert", "--help"]).output
+    assert "--select" in text and "--ignore" in text
+    assert "Ignoring only hides findings" in " ".join(text.split())

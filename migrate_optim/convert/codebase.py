@@ -40,9 +40,6 @@ KNOWN = (
     "mmrazor",
 )
 
-#: finding id: the codebase was taken from the other configs of the run (see core)
-ASSUMED_ID = "MO108"
-
 # Train-API profiles (research note Q1.3): how the trainer turns optimizer_config/fp16 into a hook.
 #: ``Fp16OptimizerHook(**optimizer_config, **fp16)`` whenever ``fp16`` is not None (spec §3.2)
 MERGED = "merged"

@@ -44,13 +44,16 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from migrate_optim.convert.core import Converter, ConvertOptions, ConvertResult
-from migrate_optim.convert.findings import ConvertError, Finding
+from migrate_optim.convert.findings import (
+    STDIN_NAME,
+    ConvertError,
+    Finding,
+    FindingFilter,
+    display_path,
+)
 
 STDIN = "-"
 """The command-line name of standard input."""
-
-STDIN_NAME = "<stdin>"
-"""How standard input is named in messages, findings and diffs."""
 
 
 class Mode(str, enum.Enum):
@@ -88,11 +91,14 @@ class SourceConverter(Protocol):
 
 @dataclass
 class EngineOptions:
-    """How a run treats its inputs: the mode, the mirror directory, the forced codebase."""
+    """How a run treats its inputs: the mode, the mirror directory, the forced codebase, and
+    which findings it reports (``--select/--ignore``; the converted text does not depend on
+    it)."""
 
     mode: Mode = Mode.IN_PLACE
     out_dir: Path | None = None
     codebase: str | None = None
+    findings: FindingFilter = field(default_factory=FindingFilter)
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,7 @@ class InputFile:
     @property
     def display(self) -> str:
         """The name used in messages."""
-        return STDIN_NAME if self.stdin else display_name(self.path)
+        return STDIN_NAME if self.stdin else display_path(self.path)
 
 
 @dataclass
@@ -244,21 +250,6 @@ def _error_dict(error: ConvertError) -> dict[str, object]:
         "cause": error.cause,
         "message": error.format(),
     }
-
-
-def display_name(path: Path | str) -> str:
-    """``path`` as shown in messages: relative to the cwd when below it, else as given.
-
-    Lexical on purpose (no symlink resolution): a dangling link must be named, not its target.
-    """
-    text = str(path)
-    absolute = os.path.abspath(text)
-    cwd = os.getcwd()
-    if absolute == cwd:
-        return "."
-    if absolute.startswith(cwd.rstrip(os.sep) + os.sep):
-        return os.path.relpath(absolute, cwd)
-    return text
 
 
 def summary_text(report: RunReport) -> str:
@@ -444,7 +435,7 @@ def _os_cause(exc: OSError) -> str:
 
 def read_source(path: Path, name: str | None = None) -> SourceText:
     """Read and decode one input file, or raise :class:`ConvertError` saying why not."""
-    name = name or display_name(path)
+    name = name or display_path(path)
     if not os.path.lexists(path):
         raise ConvertError(name, 1, "no such file or directory")
     try:
@@ -744,6 +735,7 @@ def run(
     jobs = [_Job(item, item.display) for item in inputs]
     for job in jobs:
         _convert(job, converter, stdin)
+        job.findings = options.findings.apply(job.findings)
 
     report = RunReport(mode=options.mode)
     written: dict[str, str] = {}
@@ -784,7 +776,7 @@ def _write_in_place(job: _Job, targets: set[str]) -> str | None:
     # Write through a symlink: the link stays a link, to the converted text.
     target = Path(os.path.realpath(job.input.path))
     if str(target) in targets:
-        return display_name(target)  # the same file under another name: written already
+        return display_path(target)  # the same file under another name: written already
     try:
         _check_writable(target, job.source.stat, job.name)
         atomic_write(target, job.source.encode(job.new_text), stat.S_IMODE(job.source.stat.st_mode))
@@ -795,7 +787,7 @@ def _write_in_place(job: _Job, targets: set[str]) -> str | None:
         job.error = _io_error(job.name, exc, "write")
         return None
     targets.add(str(target))
-    return display_name(target)
+    return display_path(target)
 
 
 def _write_mirror(
@@ -822,9 +814,9 @@ def _write_mirror(
         try:
             put(dest, data, stat.S_IMODE(job.source.stat.st_mode))
         except OSError as exc:
-            job.error = _io_error(display_name(dest), exc, "write")
+            job.error = _io_error(display_path(dest), exc, "write")
             continue
-        written[os.path.abspath(job.input.path)] = display_name(dest)
+        written[os.path.abspath(job.input.path)] = display_path(dest)
 
     for src in [f for f, _ in others] + [Path(b) for b in bases]:
         dest = dest_of(src)
@@ -835,12 +827,12 @@ def _write_mirror(
             data = _read_bytes(src)
             mode = stat.S_IMODE(st.st_mode)
         except OSError as exc:
-            report.copy_errors.append(_io_error(display_name(src), exc, "copy"))
+            report.copy_errors.append(_io_error(display_path(src), exc, "copy"))
             continue
         try:
             put(dest, data, mode)
         except OSError as exc:
-            report.copy_errors.append(_io_error(display_name(dest), exc, "copy"))
+            report.copy_errors.append(_io_error(display_path(dest), exc, "copy"))
             continue
-        report.copied.append(display_name(dest))
+        report.copied.append(display_path(dest))
     return written

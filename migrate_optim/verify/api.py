@@ -263,7 +263,7 @@ def verify_configs(
     Errors become a report with ``status='error'`` (exit 2); a pair with nothing to train
     (neither defines an optimizer) becomes ``status='skipped'``.
     """
-    from migrate_optim.verify.compare import Finding, compare_traces
+    from migrate_optim.verify.compare import Observation, compare_traces
 
     options = options or VerifyOptions()
     report = VerifyReport(
@@ -283,7 +283,7 @@ def verify_configs(
         if old_plan.kind != new_plan.kind:
             kinds = {"single": "one optimizer", "gan": "one optimizer per GAN module"}
             report.differences.append(
-                Finding(
+                Observation(
                     "structure",
                     "*",
                     f"0.x trains {kinds[old_plan.kind]}, 1.x {kinds[new_plan.kind]}: "
@@ -298,7 +298,7 @@ def verify_configs(
         coerced = sorted({*old_cfg.pop(_COERCED), *new_cfg.pop(_COERCED)})
         if coerced:
             report.notes.append(
-                Finding(
+                Observation(
                     "note",
                     "*",
                     f"integer betas {coerced} read as floats on both sides: the torch of the "
@@ -310,7 +310,7 @@ def verify_configs(
                 from migrate_optim.verify.distributed import run_distributed
 
                 old_trace, new_trace, steps, reason = run_distributed(
-                    old_cfg, new_cfg, old_plan, new_plan, options, device
+                    old_cfg, new_cfg, old_plan, new_plan, options, device, train_pair
                 )
             else:
                 old_trace, new_trace, steps, reason = train_pair(
@@ -326,7 +326,7 @@ def verify_configs(
             steps=steps,
         )
         report.differences += diffs
-        report.notes += [Finding("note", "*", n) for n in old_trace.notes + new_trace.notes]
+        report.notes += [Observation("note", "*", n) for n in old_trace.notes + new_trace.notes]
         report.notes += notes
         report.params = rows
         if old_trace.allreduce is not None:
@@ -377,10 +377,10 @@ def _float_betas(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _allreduce_note(old: SideTrace, new: SideTrace) -> Any:
-    from migrate_optim.verify.compare import Finding
+    from migrate_optim.verify.compare import Observation
 
     o, n = old.allreduce or [], new.allreduce or []
-    return Finding(
+    return Observation(
         "note",
         "*",
         f"DDP gradient all-reduce calls: 0.x {sum(o)} over {len(o)} iterations "

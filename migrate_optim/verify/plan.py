@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from migrate_optim import facts
+
 __all__ = [
     "NewPlan",
     "NotVerifiable",
@@ -103,12 +105,11 @@ def _model_type(cfg: Mapping) -> str | None:
 
 
 def _is_per_module(optimizer: Any) -> bool:
-    # mmgen/mmedit build_optimizers: a dict whose values are all dicts is one optimizer per key.
-    return (
-        isinstance(optimizer, Mapping)
-        and bool(optimizer)
-        and all(isinstance(v, Mapping) for v in optimizer.values())
-    )
+    # the converter's test (migrate_optim.facts), on a loaded config
+    if not isinstance(optimizer, Mapping):
+        return False
+    values_are_dicts = all(isinstance(v, Mapping) for v in optimizer.values())
+    return facts.is_per_module(optimizer.keys(), values_are_dicts)
 
 
 def detect_codebase(path: Path | None, forced: str | None, detect_path: Path | None = None) -> str:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from migrate_optim.verify.compare import Finding, ParamRow, module_label
+from migrate_optim.verify.compare import Observation, ParamRow, module_label
 from migrate_optim.verify.trace import SideTrace, jsonable
 
 __all__ = ["REPORT_SCHEMA", "SCHEMA_VERSION", "VerifyReport", "render"]
@@ -150,8 +150,8 @@ class VerifyReport:
     device: str = "cpu"
     nproc: int = 1
     tolerance: float = 1e-6
-    differences: list[Finding] = field(default_factory=list)
-    notes: list[Finding] = field(default_factory=list)
+    differences: list[Observation] = field(default_factory=list)
+    notes: list[Observation] = field(default_factory=list)
     params: list[ParamRow] = field(default_factory=list)
     old: SideTrace | None = None
     new: SideTrace | None = None

@@ -26,13 +26,10 @@ as well (TODO).
 
 from __future__ import annotations
 
-from migrate_optim.convert.findings import Severity
-from migrate_optim.convert.rules import gan_common as gc
+from migrate_optim.convert.findings import FindingId, Severity
+from migrate_optim.convert.rules import _gan as gc
 from migrate_optim.convert.static import SDict, SEntry, SExpr, SList, SLit, SValue, gdict, lit
 from migrate_optim.convert.translation import Translation
-
-RULE_ID = "MO207"
-FINDING_IDS = (RULE_ID,)
 
 HOOK_ARGS = {
     "type",
@@ -63,7 +60,7 @@ def apply(t: Translation) -> None:
     ctx = gc.context(t)
     if isinstance(hooks, SExpr) and hooks.resolved is None and gc.EMA_HOOK in hooks.code:
         t.todo(
-            RULE_ID,
+            FindingId.GAN_EMA,
             "EMA hook not converted: `custom_hooks` is not a list literal",
             key="custom_hooks",
             at=hooks,
@@ -85,7 +82,12 @@ def apply(t: Translation) -> None:
             raise _Refuse("several ExponentialMovingAverageHooks: merge them by hand", hooks)
         key, ema = _ema_config(t, ctx, hook)
     except _Refuse as exc:
-        t.todo(RULE_ID, f"EMA hook not converted: {exc.message}", key="custom_hooks", at=exc.at)
+        t.todo(
+            FindingId.GAN_EMA,
+            f"EMA hook not converted: {exc.message}",
+            key="custom_hooks",
+            at=exc.at,
+        )
         return
     model = t.get("model")
     assert isinstance(model, SDict)
@@ -104,7 +106,7 @@ def _use_ema_without_hook(t: Translation, ctx: gc.GanContext) -> None:
     use = td.entry("use_ema")
     if use is not None and gc.python_value_or(use.value, t.cfg, None) is True:
         t.note(
-            RULE_ID,
+            FindingId.GAN_EMA,
             Severity.WARNING,
             "`use_ema=True` without an ExponentialMovingAverageHook: 0.x created "
             "generator_ema but never averaged it (it kept its initial weights); the 1.x "
@@ -274,7 +276,7 @@ def _ema_config(t: Translation, ctx: gc.GanContext, hook: SDict) -> tuple[str, S
         ema.set("start_iter", start, like=_like(hook.entry("start_iter"), start))
     if start0 == 0 or start0 is None:
         t.note(
-            RULE_ID,
+            FindingId.GAN_EMA,
             Severity.WARNING,
             f"EMA from iteration {'0' if start0 == 0 else 'start_iter (if 0)'}: MMagic's first "
             "EMA update copies the generator, 0.x averaged it with the initial EMA copy; the "

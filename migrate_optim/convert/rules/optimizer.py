@@ -19,13 +19,10 @@ to the multi-optimizer rule.
 
 from __future__ import annotations
 
-from migrate_optim.convert.findings import Severity
+from migrate_optim import facts
+from migrate_optim.convert.findings import FindingId, Severity
 from migrate_optim.convert.static import SDict, SLit, gdict, lit, merge_into
 from migrate_optim.convert.translation import Translation
-
-RULE_ID = "MO101"
-CONSTRUCTOR_ID = "MO109"
-FINDING_IDS = (RULE_ID, CONSTRUCTOR_ID)
 
 #: 0.x constructor registry names -> 1.x names, for every codebase (spec §3.3 item 1)
 CONSTRUCTOR_NAMES: dict[str, str] = {
@@ -72,17 +69,10 @@ REFUSED_CONSTRUCTORS: dict[tuple[str, str], str] = {
     ),
 }
 
-#: keys of a single optimizer dict that hold dicts (so they do not make it per-module)
-_OPTIMIZER_DICT_KEYS = {"paramwise_cfg", "paramwise_options"}
-
-
 def is_per_module(optimizer: SDict) -> bool:
     """mmgen/mmedit build one optimizer per key when *every* value is a dict (spec §1.9)."""
-    return (
-        bool(optimizer.entries)
-        and all(isinstance(v, SDict) for _, v in optimizer.items())
-        and not _OPTIMIZER_DICT_KEYS & set(optimizer.keys())
-    )
+    values_are_dicts = all(isinstance(v, SDict) for _, v in optimizer.items())
+    return facts.is_per_module(optimizer.keys(), values_are_dicts)
 
 
 def apply(t: Translation) -> None:
@@ -99,7 +89,7 @@ def apply(t: Translation) -> None:
     t.relate("optim_wrapper", source)
     if "paramwise_options" in optimizer:
         t.todo(
-            RULE_ID,
+            FindingId.OPTIMIZER,
             "mmselfsup 0.x `paramwise_options` match parameter names by regex and apply every "
             "matching key in order; MMEngine's paramwise_cfg.custom_keys match substrings and "
             "apply only the longest; convert by hand",
@@ -131,13 +121,13 @@ def apply(t: Translation) -> None:
             name = value.value
             key = (t.codebase or "", name)
             if key in REFUSED_CONSTRUCTORS:
-                t.todo(CONSTRUCTOR_ID, REFUSED_CONSTRUCTORS[key], key=source, at=ctor)
+                t.todo(FindingId.CONSTRUCTOR, REFUSED_CONSTRUCTORS[key], key=source, at=ctor)
                 return
             if name in CONSTRUCTOR_NAMES:
                 value = lit(CONSTRUCTOR_NAMES[name])
             elif key in SAME_NAME_CONSTRUCTORS:
                 t.note(
-                    CONSTRUCTOR_ID,
+                    FindingId.CONSTRUCTOR,
                     Severity.INFO,
                     f"constructor {name!r} keeps its name: {t.codebase} 1.x registers it in "
                     "OPTIM_WRAPPER_CONSTRUCTORS (keep default_scope or custom_imports on "
@@ -146,7 +136,7 @@ def apply(t: Translation) -> None:
                 )
             else:
                 t.note(
-                    CONSTRUCTOR_ID,
+                    FindingId.CONSTRUCTOR,
                     Severity.WARNING,
                     f"constructor {name!r} is not known to the converter for "
                     f"{t.codebase or 'an unknown codebase'}: kept as is; check that its 1.x "
@@ -156,7 +146,7 @@ def apply(t: Translation) -> None:
                 )
         else:
             t.note(
-                CONSTRUCTOR_ID,
+                FindingId.CONSTRUCTOR,
                 Severity.WARNING,
                 "constructor is not a string literal: kept as is; check that it names a 1.x "
                 "OPTIM_WRAPPER_CONSTRUCTORS entry",

@@ -35,18 +35,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from migrate_optim.convert import codebase as cb
-from migrate_optim.convert.findings import Severity
+from migrate_optim.convert.findings import FindingId, Severity
 from migrate_optim.convert.static import SDict, SEntry, SExpr, SLit, SValue, gdict, lit
 from migrate_optim.convert.translation import Translation
-
-RULE_ID = "MO102"
-FP16_ID = "MO103"
-LOSS_SCALE_ID = "MO104"
-ANOMALOUS_ID = "MO106"
-IGNORED_ID = "MO107"
-CODEBASE_ID = "MO108"
-APEX_ID = "MO111"
-FINDING_IDS = (RULE_ID, FP16_ID, LOSS_SCALE_ID, ANOMALOUS_ID, IGNORED_ID, CODEBASE_ID, APEX_ID)
 
 #: mmcv 1.x default of ``Fp16OptimizerHook(loss_scale=...)`` (spec §3.1)
 MMCV_LOSS_SCALE = 512.0
@@ -152,7 +143,7 @@ def apply(t: Translation) -> None:
         for key, value in (("optimizer_config", hook_cfg), ("fp16", fp16)):
             if value is not None:
                 t.note(
-                    IGNORED_ID,
+                    FindingId.NOT_READ_BY_TRAINER,
                     Severity.WARNING,
                     f"`{key}` dropped: the {t.codebase} 0.x trainer registers no optimizer "
                     "hook, so it had no effect on training",
@@ -164,7 +155,7 @@ def apply(t: Translation) -> None:
     # -- the top-level fp16 ------------------------------------------------------------------
     if fp16 is not None and profile == cb.FP16_IGNORED:
         t.note(
-            FP16_ID,
+            FindingId.FP16,
             Severity.INFO,
             f"`fp16` dropped: the {t.codebase} 0.x trainer ignores it (fp16 training came "
             "only from optimizer_config.type='Fp16OptimizerHook')",
@@ -178,7 +169,7 @@ def apply(t: Translation) -> None:
         fp16 = None
     if fp16 is not None and profile is None:
         t.todo(
-            CODEBASE_ID,
+            FindingId.CODEBASE,
             "top-level `fp16` is read differently by each 0.x trainer (mmdet merges it into "
             "the hook, mmcls reads loss_scale, mmseg ignores it) and the codebase of this "
             "config is unknown; rerun with --codebase",
@@ -187,7 +178,7 @@ def apply(t: Translation) -> None:
         )
         return
     if fp16 is not None and not isinstance(fp16, SDict):
-        t.todo(FP16_ID, "`fp16` is not a dict literal; convert by hand", key="fp16", at=fp16)
+        t.todo(FindingId.FP16, "`fp16` is not a dict literal; convert by hand", key="fp16", at=fp16)
         return
 
     # -- optimizer_config ----------------------------------------------------------------------
@@ -196,7 +187,7 @@ def apply(t: Translation) -> None:
     if hook_cfg is not None and not isinstance(hook_cfg, SDict):
         if isinstance(hook_cfg, SLit) and hook_cfg.value is None:
             t.todo(
-                RULE_ID,
+                FindingId.OPTIMIZER_HOOK,
                 "`optimizer_config = None` registered no optimizer hook in 0.x: the model "
                 "stepped its optimizer itself (e.g. use_adversarial_train) or did not train; "
                 "1.x models step through optim_wrapper, convert by hand",
@@ -205,7 +196,7 @@ def apply(t: Translation) -> None:
             )
             return
         t.todo(
-            RULE_ID,
+            FindingId.OPTIMIZER_HOOK,
             "`optimizer_config` is not a dict literal; convert by hand",
             key="optimizer_config",
             at=hook_cfg,
@@ -213,7 +204,7 @@ def apply(t: Translation) -> None:
         return
     if profile is None and hook_cfg is not None:
         t.note(
-            CODEBASE_ID,
+            FindingId.CODEBASE,
             Severity.WARNING,
             "the 0.x codebase of this config is unknown: optimizer_config was converted as "
             "an mmcv optimizer hook, which is what every 0.x trainer except mmgen's and "
@@ -241,7 +232,7 @@ def apply(t: Translation) -> None:
         # optimizer. Written as `optim_wrapper` it would clash with that sibling's (MMEngine
         # refuses keys defined by two bases); its 1.x form is MMEngine's default anyway.
         for k in sources:
-            t.note(RULE_ID, Severity.INFO,
+            t.note(FindingId.OPTIMIZER_HOOK, Severity.INFO,
                    f"`{k}` dropped: it only restates MMEngine's default wrapper settings, and "
                    "an `optim_wrapper` here would clash with a sibling base's", at=t.cfg.get(k))
             t.remove(k)
@@ -273,7 +264,7 @@ def _merge_fp16(t: Translation, hook: SDict, fp16: SDict, profile: str | None) -
 
     def fail(message: str, at: SValue | SEntry) -> None:
         t.todo(
-            FP16_ID,
+            FindingId.FP16,
             f"with `fp16` set, the {t.codebase} 0.x trainer calls {hook_type}"
             f"(**optimizer_config, ...), {message}: this config did not train in 0.x",
             key="fp16",
@@ -299,7 +290,7 @@ def _merge_fp16(t: Translation, hook: SDict, fp16: SDict, profile: str | None) -
         for k in fp16.keys():
             if k != "loss_scale":
                 t.note(
-                    FP16_ID,
+                    FindingId.FP16,
                     Severity.INFO,
                     f"`fp16.{k}` dropped: the {t.codebase} 0.x trainer reads only "
                     "fp16['loss_scale']",
@@ -320,7 +311,7 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
     type_v = hook.get("type")
     if not (isinstance(type_v, SLit) and isinstance(type_v.value, str)):
         t.todo(
-            RULE_ID,
+            FindingId.OPTIMIZER_HOOK,
             "`optimizer_config.type` is not a string literal",
             key=_key(t, type_v),
             at=type_v,
@@ -330,7 +321,7 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
     spec = hook_spec(hook_type, t.codebase, profile)
     if spec is None:
         t.todo(
-            RULE_ID,
+            FindingId.OPTIMIZER_HOOK,
             f"optimizer hook {hook_type!r} has no known 1.x optim_wrapper form for "
             f"{t.codebase or 'an unknown codebase'}; convert by hand",
             key=_key(t, type_v),
@@ -338,12 +329,12 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
         )
         return False
     if spec.refuse:
-        t.todo(RULE_ID, spec.refuse, key=_key(t, type_v), at=type_v)
+        t.todo(FindingId.OPTIMIZER_HOOK, spec.refuse, key=_key(t, type_v), at=type_v)
         return False
     for key, entry in hook.entries.items():
         if key != "type" and key not in spec.args:
             t.todo(
-                RULE_ID,
+                FindingId.OPTIMIZER_HOOK,
                 f"`{key}` is not an argument of {t.codebase or ''} {hook_type} (TypeError in "
                 "0.x, or a custom hook); convert by hand".replace("  ", " "),
                 key=_key(t, entry),
@@ -362,7 +353,12 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
         value = entry.value
         if how == DROP:
             infos.append(
-                (RULE_ID, f"`{key}` of {hook_type} dropped: it has no effect", Severity.INFO, entry)
+                (
+                    FindingId.OPTIMIZER_HOOK,
+                    f"`{key}` of {hook_type} dropped: it has no effect",
+                    Severity.INFO,
+                    entry,
+                )
             )
         elif how == ANOMALOUS:
             anomalous = entry
@@ -374,11 +370,16 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
         elif how in (ACC_EXACT, ACC_NO_TAIL):
             n = _int(value)
             if n is None:
-                t.todo(RULE_ID, f"`{key}` is not a literal int", key=_key(t, entry), at=entry)
+                t.todo(
+                    FindingId.OPTIMIZER_HOOK,
+                    f"`{key}` is not a literal int",
+                    key=_key(t, entry),
+                    at=entry,
+                )
                 return False
             if how == ACC_NO_TAIL and n != 1:
                 t.todo(
-                    RULE_ID,
+                    FindingId.OPTIMIZER_HOOK,
                     f"{hook_type}({key}={n}) divides every loss by {n} and never steps on a "
                     "partial last window; OptimWrapper(accumulative_counts) rescales and "
                     "steps the tail, so it matches only when max_iters is a multiple of "
@@ -391,13 +392,18 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
         elif how == APEX:
             if _is_literal(value, False):
                 infos.append(
-                    (RULE_ID, f"`{key}=False` dropped: the default", Severity.INFO, entry)
+                    (
+                        FindingId.OPTIMIZER_HOOK,
+                        f"`{key}=False` dropped: the default",
+                        Severity.INFO,
+                        entry,
+                    )
                 )
             elif _is_literal(value, True):
                 wrapper_type = "ApexOptimWrapper"
                 infos.append(
                     (
-                        APEX_ID,
+                        FindingId.APEX,
                         f"{hook_type}(use_fp16=True) trained with NVIDIA apex amp (opt_level "
                         "'O1', dynamic loss scale): mapped to ApexOptimWrapper with those "
                         "settings, which needs apex installed; AmpOptimWrapper is the "
@@ -407,16 +413,26 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
                     )
                 )
             else:
-                t.todo(RULE_ID, f"`{key}` is not a literal bool", key=_key(t, entry), at=entry)
+                t.todo(
+                    FindingId.OPTIMIZER_HOOK,
+                    f"`{key}` is not a literal bool",
+                    key=_key(t, entry),
+                    at=entry,
+                )
                 return False
         elif how == FROZEN:
             if isinstance(value, SDict) and not value.entries:
                 infos.append(
-                    (RULE_ID, f"`{key}=dict()` dropped: it freezes nothing", Severity.INFO, entry)
+                    (
+                        FindingId.OPTIMIZER_HOOK,
+                        f"`{key}=dict()` dropped: it freezes nothing",
+                        Severity.INFO,
+                        entry,
+                    )
                 )
             else:
                 t.todo(
-                    RULE_ID,
+                    FindingId.OPTIMIZER_HOOK,
                     f"`{key}` dropped gradients of some layers for a number of iterations; "
                     "optim_wrapper has no equivalent (needs a custom hook); convert by hand",
                     key=_key(t, entry),
@@ -426,7 +442,7 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
         else:
             if key == "grad_clip" and isinstance(value, SDict) and "type" in value:
                 t.todo(
-                    RULE_ID,
+                    FindingId.OPTIMIZER_HOOK,
                     "`grad_clip.type`: mmcv passed grad_clip to clip_grad_norm_, which fails "
                     "on `type` (TypeError): this config did not train in 0.x",
                     key=_key(t, entry),
@@ -475,7 +491,7 @@ def _loss_scale(t: Translation, entry: SEntry) -> SValue | None:
         v = value.value
         if isinstance(v, int) and not isinstance(v, bool):
             t.note(
-                LOSS_SCALE_ID,
+                FindingId.LOSS_SCALE,
                 Severity.WARNING,
                 f"loss_scale={v} is an int, which mmcv's Fp16OptimizerHook rejected "
                 f"(ValueError) and MMEngine rejects too; written as {float(v)!r}",
@@ -485,7 +501,7 @@ def _loss_scale(t: Translation, entry: SEntry) -> SValue | None:
         if isinstance(v, float) or v == "dynamic":
             return value
         t.todo(
-            LOSS_SCALE_ID,
+            FindingId.LOSS_SCALE,
             f"loss_scale={v!r} is neither a float, 'dynamic' nor a dict (ValueError in 0.x)",
             key=_key(t, entry),
             at=entry,
@@ -498,7 +514,7 @@ def _anomalous(t: Translation, entry: SEntry) -> bool:
     value = entry.value
     if _is_literal(value, False):
         t.note(
-            ANOMALOUS_ID,
+            FindingId.ANOMALOUS_PARAMS,
             Severity.INFO,
             "`detect_anomalous_params=False` dropped: it is the default",
             at=entry,
@@ -514,14 +530,14 @@ def _anomalous(t: Translation, entry: SEntry) -> bool:
         cfg.set("detect_anomalous_params", value, like=entry)
         t.set("model_wrapper_cfg", cfg, sources=("optimizer_config",))
         t.note(
-            ANOMALOUS_ID,
+            FindingId.ANOMALOUS_PARAMS,
             Severity.INFO,
             "`detect_anomalous_params` moved to model_wrapper_cfg (MMDistributedDataParallel)",
             at=entry,
         )
         return True
     t.todo(
-        ANOMALOUS_ID,
+        FindingId.ANOMALOUS_PARAMS,
         "`detect_anomalous_params` is not a literal bool",
         key=_key(t, entry),
         at=entry,
