@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from migrate_optim.runtime.registry import Registry
@@ -61,6 +61,7 @@ __all__ = [
     "PolyLR",
     "PolyMomentum",
     "PolyParamScheduler",
+    "ScheduleLoop",
     "StepLR",
     "StepMomentum",
     "StepParamScheduler",
@@ -204,9 +205,13 @@ class _ParamScheduler:
         name = self.param_name
         if self.begin <= self._global_step < self.end:
             self.last_step += 1
-            for group, value in zip(groups, self._get_value()):
+            values = self._get_value()
+            for group, value in zip(groups, values):
                 group[name] = value
-        self._last_value = [group[name] for group in groups]
+            # One value per group, just written: the snapshot MMEngine re-reads.
+            self._last_value = list(values)
+        else:
+            self._last_value = [group[name] for group in groups]
 
 
 def _register(cls: type) -> type:
@@ -434,8 +439,8 @@ class PolyParamScheduler(_ParamScheduler):
         if self.last_step == 0:
             return self._current()
         coeff = (1 - 1 / (self.total_iters - self.last_step + 1)) ** self.power
-        floor = self.eta_min
-        return [(v - floor) * coeff + floor for v in self._current()]
+        floor, name = self.eta_min, self.param_name
+        return [(g[name] - floor) * coeff + floor for g in self.optimizer.param_groups]
 
 
 def _annealing_cos(start: float, end: float, pct: float) -> float:
@@ -764,3 +769,70 @@ def build_param_scheduler(
             out[name] = _build_list(item, opt, max_epochs, max_iters, epoch_length)
         return out
     return _build_list(cfg, optimizer, max_epochs, max_iters, epoch_length)
+
+
+class ScheduleLoop:
+    """``param_scheduler`` driven as MMEngine's runner and ``ParamSchedulerHook`` drive it.
+
+    ``epoch_loop``: ``EpochBasedTrainLoop`` (``max_epochs`` epochs of ``iters_per_epoch``) or
+    ``IterBasedTrainLoop`` (``max_iters``; its ``max_epochs`` is 1, so ``by_epoch`` schedulers
+    get ``end=1`` by default and never step after construction). Schedulers are built when
+    :meth:`iterations` starts (``Runner.train`` builds them before the loop: their step 0 is
+    the value of iteration 0); after each iteration the iteration-based ones step, after each
+    epoch the epoch-based ones.
+    """
+
+    def __init__(
+        self,
+        optimizer: Any,
+        param_scheduler: Any,
+        *,
+        epoch_loop: bool,
+        max_epochs: int | None = None,
+        max_iters: int | None = None,
+        iters_per_epoch: int = 1,
+    ) -> None:
+        if epoch_loop:
+            if max_epochs is None:
+                raise ValueError("EpochBasedTrainLoop needs max_epochs")
+            max_iters = max_epochs * iters_per_epoch
+        else:
+            if max_iters is None:
+                raise ValueError("IterBasedTrainLoop needs max_iters")
+            max_epochs = 1
+        self.optimizer = optimizer
+        self.param_scheduler = param_scheduler
+        self.epoch_loop = epoch_loop
+        self.max_epochs = max_epochs
+        self.max_iters = max_iters
+        self.iters_per_epoch = iters_per_epoch
+
+    def build(self) -> list[_ParamScheduler]:
+        """Build the schedulers (writing the values of iteration 0); all of them, flattened."""
+        if self.param_scheduler is None:
+            return []
+        built = build_param_scheduler(
+            self.param_scheduler,
+            self.optimizer,
+            max_epochs=self.max_epochs,
+            max_iters=self.max_iters,
+            epoch_length=self.iters_per_epoch,
+        )
+        if isinstance(built, dict):
+            return [s for items in built.values() for s in items]
+        return built
+
+    def iterations(self, limit: int | None = None) -> Iterator[int]:
+        """Yield each iteration once its values are in place, stepping as the runner does."""
+        schedulers = self.build()
+        per_iter = [s.step for s in schedulers if not s.by_epoch]
+        per_epoch = [s.step for s in schedulers if s.by_epoch]
+        total = self.max_iters if limit is None else min(limit, self.max_iters)
+        length = self.iters_per_epoch
+        for it in range(total):
+            yield it
+            for step in per_iter:
+                step()
+            if self.epoch_loop and (it + 1) % length == 0:
+                for step in per_epoch:
+                    step()

@@ -208,6 +208,19 @@ class LrUpdaterHook:
     def before_train_iter(self, runner: Any) -> None:
         """By-iteration hooks set the regular or warmed lr; by-epoch hooks only warm up."""
         cur_iter = runner.iter
+        if (
+            not self.by_epoch
+            and type(runner.optimizer) is not dict
+            and (
+                self.warmup is None
+                or (type(self.warmup_iters) is int and cur_iter >= self.warmup_iters)
+            )
+        ):
+            # Fast path (one optimizer, past any warmup): the same values as below.
+            lrs = self.regular_lr = [self.get_lr(runner, b) for b in self.base_lr]
+            for group, lr in zip(runner.optimizer.param_groups, lrs):
+                group["lr"] = lr
+            return
         if not isinstance(self.warmup_iters, int):
             raise LegacyScheduleError(
                 "warmup_by_epoch=True needs an EpochBasedRunner: mmcv's before_train_iter "
