@@ -825,14 +825,19 @@ class ScheduleLoop:
     def iterations(self, limit: int | None = None) -> Iterator[int]:
         """Yield each iteration once its values are in place, stepping as the runner does."""
         schedulers = self.build()
-        per_iter = [s.step for s in schedulers if not s.by_epoch]
-        per_epoch = [s.step for s in schedulers if s.by_epoch]
+        per_iter = [s for s in schedulers if not s.by_epoch]
+        per_epoch = [s for s in schedulers if s.by_epoch]
         total = self.max_iters if limit is None else min(limit, self.max_iters)
         length = self.iters_per_epoch
         for it in range(total):
             yield it
-            for step in per_iter:
-                step()
+            for scheduler in per_iter:
+                scheduler.step()
+            if per_iter and per_iter[0]._global_step >= per_iter[0].end:
+                # Past its end a scheduler never writes again; stop stepping it (only its own
+                # counters would still move). Checked on the first one: cheap and enough for the
+                # usual warmup-first chains.
+                per_iter = [s for s in per_iter if s._global_step < s.end]
             if self.epoch_loop and (it + 1) % length == 0:
-                for step in per_epoch:
-                    step()
+                for scheduler in per_epoch:
+                    scheduler.step()
