@@ -224,6 +224,22 @@ def test_chains_equal_mmengine_step_by_step(data):
         return
     our_vals = run(our_s, lambda: snapshot(our_opt.param_groups), data["loop"])
     assert_same(mm_vals, our_vals)
+    # ScheduleLoop (what verify runs) drives the same chain to the same values.
+    max_epochs, max_iters, length = loop_bounds(data["loop"])
+    fresh = torch_optimizer(data["lrs"], data["adam"])
+    loop_opt = ours.GroupsOptimizer(
+        [{k: v for k, v in g.items() if k != "params"} for g in fresh.param_groups],
+        fresh.defaults,
+    )
+    loop = ours.ScheduleLoop(
+        loop_opt,
+        data["chain"],
+        epoch_loop="max_epochs" in data["loop"],
+        max_epochs=max_epochs,
+        max_iters=max_iters,
+        iters_per_epoch=length,
+    )
+    assert_same(mm_vals, [snapshot(loop_opt.param_groups) for _ in loop.iterations()])
 
 
 def test_warmup_plus_poly_160_iterations_exact():
