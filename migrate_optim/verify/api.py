@@ -377,7 +377,7 @@ def _schedule_pairs(
             continue
         seen.add(sig)
         pairs.setdefault(po.module, []).append((og, ng))
-        names.setdefault(po.module, []).append(name)
+        names.setdefault(po.module, []).append(f"param group of '{name}'")
     return pairs, names
 
 

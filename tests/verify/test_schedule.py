@@ -183,3 +183,93 @@ def test_verify_reports_schedule_and_trains_at_the_scheduled_lr():
     assert schedule and "iteration 1" in schedule[0].message
     # The smoke-train used the scheduled lrs, so the trained values part as well.
     assert any(d.kind == "values" for d in differ.differences)
+
+
+def gan_old(**lr_config) -> dict:
+    adam = dict(type="Adam", lr=2e-4, betas=(0.5, 0.999))
+    return dict(
+        model=dict(type="CycleGAN"),
+        optimizer=dict(generators=dict(adam), discriminators=dict(adam, lr=1e-4)),
+        lr_config=dict(policy="Linear", by_epoch=False, **lr_config),
+        total_iters=200,
+    )
+
+
+def gan_new(param_scheduler) -> dict:
+    adam = dict(type="Adam", lr=2e-4, betas=(0.5, 0.999))
+    return dict(
+        optim_wrapper=dict(
+            constructor="MultiOptimWrapperConstructor",
+            generators=dict(optimizer=dict(adam)),
+            discriminators=dict(optimizer=dict(adam, lr=1e-4)),
+        ),
+        param_scheduler=param_scheduler,
+        train_cfg=dict(by_epoch=False, max_iters=200),
+    )
+
+
+def test_gan_linear_policy_per_wrapper():
+    o = gan_old(target_lr=0, start=100, interval=1)
+    exact = dict(
+        type="LinearLR", start_factor=1.0, end_factor=0.0, begin=100, end=201, by_epoch=False
+    )
+    assert first_iteration(o, gan_new([exact]), "mmgen") is None
+    # MMagic's LinearLrInterval with start_factor = base lr (spec §6.3): at `begin` the lr is
+    # base * start_factor for one iteration.
+    mmagic = {
+        key: dict(
+            type="LinearLrInterval",
+            start_factor=lr,
+            end_factor=0.0,
+            begin=100,
+            end=200,
+            interval=1,
+            by_epoch=False,
+        )
+        for key, lr in (("generators", 2e-4), ("discriminators", 1e-4))
+    }
+    result = compare_schedules(o, gan_new(mmagic), codebase="mmgen")
+    assert result.first_difference["iteration"] == 100
+    assert result.first_difference["old"] == pytest.approx(2e-4)
+    assert result.first_difference["new"] == pytest.approx(2e-4 * 2e-4)
+
+
+def test_cli_shows_the_schedule_section(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from migrate_optim.cli import main
+
+    (tmp_path / "old.py").write_text(
+        "optimizer = dict(type='SGD', lr=0.01, momentum=0.9)\n"
+        "optimizer_config = dict()\n"
+        "lr_config = dict(policy='step', step=[1], warmup='linear', warmup_iters=3)\n"
+        "runner = dict(type='EpochBasedRunner', max_epochs=2)\n"
+    )
+    (tmp_path / "new.py").write_text(
+        "optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9))\n"
+        "param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, end=3),\n"
+        "                   dict(type='MultiStepLR', milestones=[1], by_epoch=True)]\n"
+        "train_cfg = dict(by_epoch=True, max_epochs=2)\n"
+    )
+    args = [
+        "verify",
+        str(tmp_path / "old.py"),
+        str(tmp_path / "new.py"),
+        "--codebase",
+        "mmdet",
+        "--device",
+        "cpu",
+        "--iters-per-epoch",
+        "5",
+    ]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert "Schedule (lr/momentum of every iteration)" in result.output
+    assert "iterations per epoch: 5" in result.output
+    assert "lr first differs at iteration 1" in result.output
+    data = json.loads(CliRunner().invoke(main, [*args, "--json"]).output)
+    assert data["schedule"]["status"] == "different"
+    assert data["schedule"]["iters_per_epoch"] == 5
+    assert data["schedule"]["first_difference"]["iteration"] == 1
