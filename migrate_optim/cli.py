@@ -177,7 +177,9 @@ the 0.x semantics of its codebase (optimizer hooks, or the MMGeneration GAN trai
 model.type), NEW with MMEngine's optimizer wrappers (and MMagic's GAN train_step). Then every
 difference is reported: per-parameter hyper-parameters, which optimizer steps when, clipping,
 accumulation, loss scale, and parameter values after N iterations (fp32 on CPU: 1e-6 relative).
-Without --steps, N covers two full accumulation / GAN periods plus a partial window.
+Without --steps, N covers two full accumulation / GAN periods plus a partial window. The whole
+lr/momentum schedules (lr_config/momentum_config vs param_scheduler) are compared iteration by
+iteration, with the training lengths; the N training steps use the scheduled values.
 
 \b
 Exit codes:
@@ -215,6 +217,11 @@ Exit codes:
     help="The 0.x codebase of OLD (default: detected).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Model and data seed.")
+@click.option(
+    "--iters-per-epoch",
+    type=click.IntRange(min=1),
+    help="len(train_dataloader) for epoch-based schedules (default: 100).",
+)
 @click.pass_context
 def verify_command(
     ctx: click.Context,
@@ -227,6 +234,7 @@ def verify_command(
     nproc: int,
     codebase: str | None,
     seed: int,
+    iters_per_epoch: int | None,
 ) -> None:
     """Verify a config pair (the help text is set on the decorator)."""
     try:
@@ -239,7 +247,13 @@ def verify_command(
         )
         ctx.exit(2)
     options = VerifyOptions(
-        model=model, steps=steps, device=device, nproc=nproc, codebase=codebase, seed=seed
+        model=model,
+        steps=steps,
+        device=device,
+        nproc=nproc,
+        codebase=codebase,
+        seed=seed,
+        iters_per_epoch=iters_per_epoch,
     )
     report = verify_files(old, new, options)
     if report.status == "skipped":

@@ -65,7 +65,8 @@ class VerifyOptions:
     from the configs); ``device``: ``'auto'``, ``'cpu'`` or ``'cuda'``; ``nproc``: processes
     (> 1 runs under ``torch.distributed``); ``codebase``: the 0.x codebase (None: detected);
     ``rtol``: relative tolerance on final values (None: 1e-6 for fp32 on CPU, 1e-5 on CUDA,
-    1e-4 with ``nproc > 1``, 1e-3 with mixed precision).
+    1e-4 with ``nproc > 1``, 1e-3 with mixed precision); ``iters_per_epoch``: the loader length
+    assumed for epoch-based schedules (None: :data:`~.schedule.DEFAULT_ITERS_PER_EPOCH`).
     """
 
     model: str | None = None
@@ -75,6 +76,7 @@ class VerifyOptions:
     codebase: str | None = None
     seed: int = 0
     rtol: float | None = None
+    iters_per_epoch: int | None = None
 
 
 def resolve_device(device: str) -> str:
@@ -233,6 +235,16 @@ def train_pair(
         modern = ModernTrainer(new_cfg, new_plan, drivers["new"])
     if counters is not None:
         counters[0].clock, counters[1].clock = legacy.clock, modern.clock
+    from migrate_optim.verify.schedule import smoke_schedules
+
+    legacy.before_iteration, modern.before_iteration, schedule_notes = smoke_schedules(
+        old_cfg,
+        new_cfg,
+        legacy.schedule_target(),
+        modern.schedule_target(),
+        codebase=old_plan.codebase,
+        iters_per_epoch=options.iters_per_epoch,
+    )
     steps, reason = choose_steps(
         options.steps, legacy.periods() + modern.periods(), max(legacy.offset(), modern.offset())
     )
@@ -245,7 +257,7 @@ def train_pair(
         new_trace = modern.train(steps)
     new_trace.values = snapshot(models["new"])
     old_trace.notes = probe_notes + old_trace.notes + old_log
-    new_trace.notes += new_log
+    new_trace.notes += new_log + schedule_notes
     return old_trace, new_trace, steps, reason
 
 
@@ -329,6 +341,7 @@ def verify_configs(
         report.notes += [Observation("note", "*", n) for n in old_trace.notes + new_trace.notes]
         report.notes += notes
         report.params = rows
+        _compare_schedules(report, old_cfg, new_cfg, old_trace, new_trace, options)
         if old_trace.allreduce is not None:
             report.notes.append(_allreduce_note(old_trace, new_trace))
         return report.finalize()
@@ -338,6 +351,75 @@ def verify_configs(
     except VerifyError as exc:
         report.status, report.error = "error", str(exc)
         return report
+
+
+def _schedule_pairs(
+    old: SideTrace, new: SideTrace
+) -> tuple[dict[str, list[tuple[dict, dict]]], dict[str, list[str]]]:
+    """Distinct (0.x group, 1.x group) lr/momentum pairs per optimizer key, named by a parameter."""
+    pairs: dict[str, list[tuple[dict, dict]]] = {}
+    names: dict[str, list[str]] = {}
+    seen: set[tuple[str, str, str]] = set()
+    for name, po in old.params.items():
+        pn = new.params.get(name)
+        if pn is None or "lr" not in po.hyper or "lr" not in pn.hyper:
+            continue
+        og, ng = (
+            {
+                k: tuple(v) if k == "betas" else v
+                for k, v in p.hyper.items()
+                if k in ("lr", "momentum", "betas")
+            }
+            for p in (po, pn)
+        )
+        sig = (po.module, repr(sorted(og.items())), repr(sorted(ng.items())))
+        if sig in seen:
+            continue
+        seen.add(sig)
+        pairs.setdefault(po.module, []).append((og, ng))
+        names.setdefault(po.module, []).append(f"param group of '{name}'")
+    return pairs, names
+
+
+def _compare_schedules(
+    report: VerifyReport,
+    old_cfg: Mapping[str, Any],
+    new_cfg: Mapping[str, Any],
+    old: SideTrace,
+    new: SideTrace,
+    options: VerifyOptions,
+) -> None:
+    """Add the whole-schedule comparison (spec §5) to ``report``."""
+    from migrate_optim.verify.compare import Observation
+    from migrate_optim.verify.schedule import compare_schedules
+
+    pairs, names = _schedule_pairs(old, new)
+    result = compare_schedules(
+        old_cfg,
+        new_cfg,
+        codebase=report.codebase or "",
+        groups=pairs,
+        group_names=names,
+        iters_per_epoch=options.iters_per_epoch,
+    )
+    report.schedule = result
+    for key, message in result.messages():
+        detail = result.first_difference if key != "length" else None
+        report.differences.append(
+            Observation(
+                "schedule",
+                "*",
+                f"schedule: {message}",
+                key,
+                detail["old"] if detail else (result.old_length and result.old_length.text()),
+                detail["new"] if detail else (result.new_length and result.new_length.text()),
+            )
+        )
+    if result.status == "not compared":
+        report.notes.append(Observation("note", "*", f"schedule not compared: {result.reason}"))
+    for note in result.notes:
+        if note != result.reason:
+            report.notes.append(Observation("note", "*", f"schedule: {note}"))
 
 
 _COERCED = "__verify_coerced_betas__"

@@ -10,7 +10,7 @@ and its ``train_cfg`` (spec §1), with a ``GradScaler`` when ``runner.fp16_loss_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -48,6 +48,8 @@ class LegacyTrainer:
         self.driver = driver
         self.distributed = distributed
         self.clock = StepClock()
+        # Writes the scheduled lr/momentum of iteration i (set by verify's schedule driver).
+        self.before_iteration: Callable[[int], None] | None = None
         model = driver.model
         self.trace, self._frozen = SideTrace.start(self.label, model, plan.notes)
         if plan.codebase_note:
@@ -129,6 +131,10 @@ class LegacyTrainer:
             schedule["disc_init_steps"] = runner.disc_init_steps
         self.trace.schedule = schedule
 
+    def schedule_target(self) -> Any:
+        """The optimizer(s) the 0.x lr/momentum hooks drive (a dict for GANs)."""
+        return self.optimizers if self.plan.kind == "gan" else self.optimizer
+
     # -- facts for the step count --------------------------------------------------------------
     def periods(self) -> list[int]:
         """Iteration counts after which this side's schedule repeats (for choosing ``N``)."""
@@ -177,6 +183,8 @@ class LegacyTrainer:
 
         for i in range(steps):
             self.clock.iteration = i
+            if self.before_iteration is not None:
+                self.before_iteration(i)
             runner.train_iter(forward)
         runner.call_hook("after_run")
         hook = self.hook
@@ -196,6 +204,8 @@ class LegacyTrainer:
     def _train_gan(self, steps: int) -> None:
         for i in range(steps):
             self.clock.iteration = i
+            if self.before_iteration is not None:
+                self.before_iteration(i)
             self.gan_runner.train_step()
         acc = self.gan_runner.batch_accumulation_steps if self.plan.gan_kind == "basic" else 1
         device = _device_of(self.driver.model)

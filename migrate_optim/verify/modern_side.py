@@ -21,7 +21,7 @@ side of MMagic 1.2.0's ``train_step`` (spec §2.1-2.2):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -123,6 +123,8 @@ class ModernTrainer:
         self.plan = plan
         self.driver = driver
         self.clock = StepClock()
+        # Writes the scheduled lr/momentum of iteration i (set by verify's schedule driver).
+        self.before_iteration: Callable[[int], None] | None = None
         model = driver.model
         self.trace, self._frozen = SideTrace.start(self.label, model, plan.notes)
         try:
@@ -166,6 +168,12 @@ class ModernTrainer:
                 "wrapper": type(self.wrapper).__name__,
             }
 
+    def schedule_target(self) -> Any:
+        """The optimizer(s) the 1.x schedulers drive (per wrapper name for a wrapper dict)."""
+        if isinstance(self.wrapper, OptimWrapperDict):
+            return {key: sub.optimizer for key, sub in self.wrapper.items()}
+        return self.wrapper.optimizer
+
     def periods(self) -> list[int]:
         """Iteration counts after which this side's schedule repeats (for choosing ``N``)."""
         if isinstance(self.wrapper, OptimWrapperDict):
@@ -185,6 +193,8 @@ class ModernTrainer:
             self.wrapper.initialize_count_status(driver.model, 0, steps)
             for i in range(steps):
                 self.clock.iteration = i
+                if self.before_iteration is not None:
+                    self.before_iteration(i)
                 if isinstance(self.wrapper, OptimWrapperDict):
                     self.schedule.train_step(i)
                 else:

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from migrate_optim.verify.compare import Observation, ParamRow, module_label
+from migrate_optim.verify.schedule import ScheduleComparison
 from migrate_optim.verify.trace import SideTrace, jsonable
 
 __all__ = ["REPORT_SCHEMA", "SCHEMA_VERSION", "VerifyReport", "render"]
@@ -32,6 +33,7 @@ _FINDING = {
                 "loss_scale",
                 "steps",
                 "values",
+                "schedule",
                 "note",
             ],
         },
@@ -90,6 +92,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "differences",
         "notes",
         "params",
+        "schedule",
     ],
     "properties": {
         "schema_version": {"type": "integer", "enum": [SCHEMA_VERSION]},
@@ -107,6 +110,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "nproc": {"type": "integer"},
         "tolerance": {"type": "number"},
         "differences": {"type": "array", "items": _FINDING},
+        "schedule": {"type": ["object", "null"]},
         "notes": {"type": "array", "items": _FINDING},
         "params": {
             "type": "array",
@@ -155,6 +159,7 @@ class VerifyReport:
     params: list[ParamRow] = field(default_factory=list)
     old: SideTrace | None = None
     new: SideTrace | None = None
+    schedule: ScheduleComparison | None = None
 
     @property
     def equivalent(self) -> bool | None:
@@ -216,6 +221,7 @@ class VerifyReport:
             "differences": [f.to_dict() for f in self.differences],
             "notes": [f.to_dict() for f in self.notes],
             "params": [r.to_dict() for r in self.params],
+            "schedule": self.schedule.to_dict() if self.schedule is not None else None,
         }
 
     def summary_line(self) -> str:
@@ -331,6 +337,8 @@ def render(report: VerifyReport, console: Console) -> None:
             console.print(f"  1.x: {new.allreduce}", markup=False)
     if report.params:
         console.print(_param_table(report))
+    if report.schedule is not None:
+        _render_schedule(report.schedule, console)
     if report.notes:
         console.print("Notes:", style="bold")
         for note in report.notes:
@@ -341,3 +349,31 @@ def render(report: VerifyReport, console: Console) -> None:
             console.print(f"  - [{diff.kind}] {diff.message}", markup=False)
     style = "bold red" if report.differences else "bold green"
     console.print(report.summary_line(), style=style, markup=False)
+
+
+def _render_schedule(schedule: ScheduleComparison, console: Console) -> None:
+    """The schedule section: both sides, lengths, and the verdict with the first difference."""
+    console.print("Schedule (lr/momentum of every iteration):", style="bold")
+    lines = [f"  0.x: {schedule.old_description}", f"  1.x: {schedule.new_description}"]
+    for label, length in (("0.x", schedule.old_length), ("1.x", schedule.new_length)):
+        if length is not None:
+            lines.append(f"  {label} length: {length.text()}")
+    if (
+        schedule.old_length
+        and schedule.old_length.by_epoch
+        or (schedule.new_length and schedule.new_length.by_epoch)
+    ):
+        lines.append(f"  iterations per epoch: {schedule.iters_per_epoch} (--iters-per-epoch)")
+    for line in lines:
+        console.print(line, markup=False)
+    if schedule.status == "not compared":
+        console.print(f"  not compared: {schedule.reason}", markup=False)
+    elif schedule.status == "identical":
+        console.print(
+            f"  identical over {schedule.compared_iterations} iterations (rtol {schedule.rtol:g})",
+            style="green",
+            markup=False,
+        )
+    else:
+        for _key, message in schedule.messages():
+            console.print(f"  {message}", style="bold red", markup=False)
