@@ -33,6 +33,7 @@ from migrate_optim.verify.plan import (
     NewPlan,
     NotVerifiable,
     OldPlan,
+    Unsupported,
     VerifyError,
     detect_codebase,
     plan_new,
@@ -334,6 +335,9 @@ def verify_configs(
         return report.finalize()
     except NotVerifiable as exc:
         report.status, report.error = "skipped", str(exc)
+        return report
+    except Unsupported as exc:
+        report.status, report.error = "unsupported", str(exc)
         return report
     except VerifyError as exc:
         report.status, report.error = "error", str(exc)

@@ -16,6 +16,7 @@ __all__ = [
     "NewPlan",
     "NotVerifiable",
     "OldPlan",
+    "Unsupported",
     "VerifyError",
     "detect_codebase",
     "plan_new",
@@ -59,6 +60,10 @@ _SCHEDULE_KEYS = ("disc_steps", "gen_steps", "batch_accumulation_steps", "disc_i
 
 class VerifyError(Exception):
     """A config cannot be verified (unloadable, unbuildable, unsupported): exit status 2."""
+
+
+class Unsupported(VerifyError):
+    """OLD's 0.x codebase trains in a way verify does not model (exit status 3, with why)."""
 
 
 class NotVerifiable(VerifyError):
@@ -163,6 +168,7 @@ def plan_old(cfg: Mapping, codebase: str) -> OldPlan:
                 "codebase not detected; mmdet, mmcls and mmseg apply this config's "
                 "optimizer_config the same way"
             )
+    check_supported(cfg, codebase)
     if not optimizer:
         raise NotVerifiable("OLD defines no optimizer")
     if codebase == "mmedit":
@@ -253,3 +259,18 @@ def plan_new(cfg: Mapping) -> NewPlan:
     )
     plan.optim_context = model_type not in NO_CONTEXT_TYPES
     return plan
+
+
+def check_supported(cfg: Mapping, codebase: str) -> None:
+    """Raise :class:`Unsupported` (with the table's reason) when the 0.x side cannot be trained.
+
+    The table is :mod:`migrate_optim.codebases`; a codebase name it does not know is
+    unsupported too, never a ``ValueError``.
+    """
+    from migrate_optim.codebases import UnsupportedCodebase
+    from migrate_optim.runtime.legacy.trainer_rules import supported_api
+
+    try:
+        supported_api(codebase, cfg)
+    except UnsupportedCodebase as exc:
+        raise Unsupported(f"OLD ({codebase}): {exc}") from None
