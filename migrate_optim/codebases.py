@@ -90,9 +90,7 @@ TRAIN_APIS: dict[str, TrainAPI] = {
     # mmdet 2.28.2 mmdet/apis/train.py :: train_detector + mmdet/utils/compat_config.py ::
     # compat_runner_args (spec §3.2): fp16 merged; distributed untyped -> OptimizerHook;
     # 'runner' not in cfg -> EpochBasedRunner(total_epochs).
-    "mmdet": TrainAPI(
-        "mmdet", "mmdet==2.28.2: mmdet/apis/train.py :: train_detector", MERGED
-    ),
+    "mmdet": TrainAPI("mmdet", "mmdet==2.28.2: mmdet/apis/train.py :: train_detector", MERGED),
     # mmcls 0.25.0 mmcls/apis/train.py :: train_model (spec §3.2): only fp16['loss_scale'] is
     # read; distributed untyped -> mmcls DistOptimizerHook; runner None -> EpochBasedRunner.
     "mmcls": TrainAPI(
@@ -270,9 +268,7 @@ def train_api(name: str, model_type: str | None = None) -> TrainAPI:
     key = canonical(name)
     api = TRAIN_APIS.get(key)
     if api is None:
-        raise UnsupportedCodebase(
-            f"unknown 0.x codebase {name!r}; known: {', '.join(TRAIN_APIS)}"
-        )
+        raise UnsupportedCodebase(f"unknown 0.x codebase {name!r}; known: {', '.join(TRAIN_APIS)}")
     if model_type and model_type in api.delegates:
         return TRAIN_APIS[api.delegates[model_type]]
     return api
