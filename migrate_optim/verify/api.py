@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from migrate_optim.verify.per_scale import PGGAN_TYPES, compare_pggan
 from migrate_optim.verify.plan import (
     NewPlan,
     NotVerifiable,
@@ -273,6 +274,14 @@ def verify_configs(
     try:
         device = resolve_device(options.device)
         report.device = device
+        old_model = old_cfg.get("model")
+        if isinstance(old_model, Mapping) and old_model.get("type") in PGGAN_TYPES:
+            diffs, notes = compare_pggan(old_cfg, new_cfg, options.seed)
+            report.codebase = codebase or options.codebase or "mmgen"
+            report.differences += diffs
+            report.notes += notes
+            report.steps_reason = "per-scale optimizers compared, no training (PGGAN)"
+            return report.finalize()
         old_plan = _plan_old_or_none(old_cfg, codebase or options.codebase or "")
         new_plan = _plan_new_or_none(new_cfg)
         if old_plan is None and new_plan is None:
