@@ -10,6 +10,8 @@ and its ``train_cfg`` (spec §1), with a ``GradScaler`` when ``runner.fp16_loss_
 
 from __future__ import annotations
 
+import copy
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +22,7 @@ from migrate_optim.runtime.legacy.gan import GANCallbacks, LegacyGANRunner
 from migrate_optim.runtime.legacy.hooks import Fp16OptimizerHook, build_optimizer_hook
 from migrate_optim.runtime.legacy.loop import LegacyRunner
 from migrate_optim.runtime.legacy.trainer_rules import resolve_optimizer_hook
+from migrate_optim.verify.ema import legacy_ema_hook
 from migrate_optim.verify.models import ModelDriver
 from migrate_optim.verify.plan import OldPlan, VerifyError
 from migrate_optim.verify.trace import (
@@ -30,6 +33,7 @@ from migrate_optim.verify.trace import (
     describe_optimizer,
     parameter_names,
     scaler_spec,
+    snapshot,
 )
 
 __all__ = ["LegacyTrainer"]
@@ -128,6 +132,27 @@ class LegacyTrainer:
         if self.plan.gan_kind == "translation":
             schedule["disc_init_steps"] = runner.disc_init_steps
         self.trace.schedule = schedule
+        self._ema_runs: list = []
+        hook_cfg = legacy_ema_hook(self.cfg)
+        if hook_cfg is not None and self.plan.gan_kind in ("static", "basic"):
+            self._build_ema(hook_cfg, model._modules[gkey])
+
+    def _build_ema(self, hook_cfg: dict, generator: torch.nn.Module) -> None:
+        """The 0.x EMA hook (and its first-copy variant) over the generator (spec §1.8)."""
+        from migrate_optim.runtime.legacy.ema import ExponentialMovingAverageHook
+        from migrate_optim.verify.ema import first_copy_hook
+
+        keys = hook_cfg.get("module_keys")
+        keys = (keys,) if isinstance(keys, str) else tuple(keys or ())
+        if keys != ("generator_ema",):
+            self.trace.notes.append(f"OLD: EMA hook over {keys} is not compared")
+            return
+        self.trace.ema_cfg = dict(hook_cfg)
+        for hook in (ExponentialMovingAverageHook(**hook_cfg), first_copy_hook(hook_cfg)):
+            holder = torch.nn.Module()
+            holder.generator = generator
+            holder.generator_ema = copy.deepcopy(generator)  # train_cfg.use_ema's copy
+            self._ema_runs.append((holder, hook))
 
     # -- facts for the step count --------------------------------------------------------------
     def periods(self) -> list[int]:
@@ -197,6 +222,11 @@ class LegacyTrainer:
         for i in range(steps):
             self.clock.iteration = i
             self.gan_runner.train_step()
+            for holder, hook in self._ema_runs:
+                hook.after_train_iter(types.SimpleNamespace(model=holder, iter=i))
+        if self._ema_runs:
+            self.trace.ema = snapshot(self._ema_runs[0][0].generator_ema)
+            self.trace.ema_alt = snapshot(self._ema_runs[1][0].generator_ema)
         acc = self.gan_runner.batch_accumulation_steps if self.plan.gan_kind == "basic" else 1
         device = _device_of(self.driver.model)
         dtype = torch.float16 if device == "cuda" else torch.bfloat16

@@ -39,6 +39,7 @@ from migrate_optim.verify.trace import (
     describe_optimizer,
     parameter_names,
     scaler_spec,
+    snapshot,
 )
 
 __all__ = ["ModernGANSchedule", "ModernTrainer", "wrapper_settings"]
@@ -73,6 +74,8 @@ class ModernGANSchedule:
         self.wrappers = wrappers
         self.driver = driver
         self.gkey, self.dkey = plan.module_keys
+        self.ema: Any = None  # ModernEMA when model.ema_config is set
+        self.ema_start = 0
         for key in plan.module_keys:
             if key not in wrappers:
                 raise VerifyError(
@@ -111,6 +114,15 @@ class ModernGANSchedule:
                     loss = driver.module_loss(self.gkey, driver.gen_batch(i, index))
                 gen.update_params(loss)
         set_requires_grad(d_module, True)
+        if self.ema is not None and plan.family == "basegan":
+            # BaseGAN.train_step: only after a G round
+            g_module = driver.model._modules[self.gkey]
+            if (i + 1) >= self.ema_start * plan.discriminator_steps * acc_d:
+                self.ema.update_parameters(g_module)
+                if not self.ema.update_buffers:
+                    self.ema.sync_buffers(g_module)
+            else:
+                self.ema.sync_parameters(g_module)
 
 
 class ModernTrainer:
@@ -155,6 +167,9 @@ class ModernTrainer:
             for key in plan.module_keys[::-1]:
                 sched[f"{key}.accumulative_counts"] = self.wrapper[key]._accumulative_counts
             self.trace.schedule = sched
+            ema_cfg = (cfg.get("model") or {}).get("ema_config")
+            if isinstance(ema_cfg, Mapping) and plan.family == "basegan":
+                self._build_ema(dict(ema_cfg))
         else:
             if plan.kind == "gan":
                 raise VerifyError("NEW: a GAN optim_wrapper built a single wrapper")
@@ -165,6 +180,22 @@ class ModernTrainer:
                 "trainer": "MMEngine runner",
                 "wrapper": type(self.wrapper).__name__,
             }
+
+    def _build_ema(self, ema_cfg: dict) -> None:
+        """MMagic's ``BaseGAN._init_ema_model`` over the generator (spec §2.6)."""
+        from migrate_optim.verify.ema import ModernEMA
+
+        self.trace.ema_cfg = dict(ema_cfg)
+        if ema_cfg.get("type", "ExponentialMovingAverage") != "ExponentialMovingAverage":
+            self.trace.notes.append(f"NEW: EMA type {ema_cfg.get('type')!r} is not compared")
+            return
+        self.schedule.ema_start = ema_cfg.pop("start_iter", 0)
+        generator = self.driver.model._modules[self.plan.module_keys[0]]
+        ema_cfg.pop("type", None)
+        try:
+            self.schedule.ema = ModernEMA(generator, **ema_cfg)
+        except (TypeError, ValueError) as exc:
+            raise VerifyError(f"NEW: cannot build model.ema_config: {exc}") from exc
 
     def periods(self) -> list[int]:
         """Iteration counts after which this side's schedule repeats (for choosing ``N``)."""
@@ -198,6 +229,9 @@ class ModernTrainer:
         finally:
             self.clock.close()
         self.trace.steps = {k: list(v) for k, v in self.clock.steps.items()}
+        ema = getattr(getattr(self, "schedule", None), "ema", None)
+        if ema is not None:
+            self.trace.ema = snapshot(ema.module)
         return self.trace
 
 
