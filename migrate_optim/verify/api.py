@@ -200,13 +200,13 @@ def train_pair(
     from migrate_optim.verify.models import ModelDriver, ModelError, build_model
     from migrate_optim.verify.modern_side import ModernTrainer
 
-    gan_modules = tuple(old_plan.module_keys) if old_plan.kind == "gan" else ()
+    gan_modules = tuple(old_plan.module_keys) if old_plan.kind in ("gan", "restorer") else ()
     try:
         base = build_model(options.model, old_cfg, new_cfg, options.seed, gan_modules)
     except ModelError as exc:
         raise VerifyError(str(exc)) from exc
     probe_notes = []
-    if options.model is None and gan_modules:
+    if options.model is None and gan_modules and old_plan.kind == "gan":
         # Both versions' GAN train_steps call set_requires_grad on the whole discriminator, so a
         # frozen discriminator parameter cannot stay frozen: the probe's one would only measure
         # that (0.x trains it from the first iteration, 1.x from the first G round on).
@@ -283,15 +283,27 @@ def verify_configs(
             report.steps_reason = "per-scale optimizers compared, no training (PGGAN)"
             return report.finalize()
         old_plan = _plan_old_or_none(old_cfg, codebase or options.codebase or "")
-        new_plan = _plan_new_or_none(new_cfg)
+        new_plan = _plan_new_or_none(
+            new_cfg, restorer=old_plan is not None and old_plan.kind == "restorer"
+        )
         if old_plan is None and new_plan is None:
             raise NotVerifiable("neither config defines an optimizer")
         if old_plan is None or new_plan is None:
             missing = "OLD defines no optimizer" if old_plan is None else "NEW has no optim_wrapper"
             raise VerifyError(f"{missing}, the other config does")
         report.codebase = old_plan.codebase
-        if old_plan.kind != new_plan.kind:
-            kinds = {"single": "one optimizer", "gan": "one optimizer per GAN module"}
+        restorer_note = _restorer_structure(old_plan, new_plan)
+        if restorer_note is not None:
+            report.differences.append(restorer_note)
+            return report.finalize()
+        if old_plan.kind != new_plan.kind and not (
+            old_plan.kind == "restorer" and new_plan.kind == "single"
+        ):
+            kinds = {
+                "single": "one optimizer",
+                "gan": "one optimizer per GAN module",
+                "restorer": "one optimizer per module, all stepped every iteration",
+            }
             report.differences.append(
                 Finding(
                     "structure",
@@ -454,9 +466,28 @@ def _plan_old_or_none(cfg: Mapping[str, Any], codebase: str) -> OldPlan | None:
         return None
 
 
-def _plan_new_or_none(cfg: Mapping[str, Any]) -> NewPlan | None:
+def _restorer_structure(old: OldPlan, new: NewPlan) -> Any:
+    """A finding when a 1.x editing model cannot step the wrappers its config builds."""
+    from migrate_optim.verify.compare import Finding
+
+    if old.kind != "restorer" or new.kind != "restorer" or new.family != "base_model":
+        return None
+    return Finding(
+        "structure",
+        "*",
+        f"1.x {new.model_type} trains through MMEngine's BaseModel.train_step, which calls "
+        "optim_wrapper.update_params: an OptimWrapperDict refuses it (NotImplementedError); "
+        "build one wrapper instead (e.g. MultiOptimWrapperConstructor with "
+        f"modules={list(new.module_keys)!r} and one optimizer)",
+        "optim_wrapper",
+        list(old.module_keys),
+        list(new.module_keys),
+    )
+
+
+def _plan_new_or_none(cfg: Mapping[str, Any], restorer: bool = False) -> NewPlan | None:
     try:
-        return plan_new(cfg)
+        return plan_new(cfg, restorer)
     except NotVerifiable:
         return None
 

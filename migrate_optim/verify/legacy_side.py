@@ -59,6 +59,8 @@ class LegacyTrainer:
         try:
             if plan.kind == "gan":
                 self._build_gan()
+            elif plan.kind == "restorer":
+                self._build_restorer()
             else:
                 self._build_single()
         except VerifyError:
@@ -84,6 +86,43 @@ class LegacyTrainer:
             self.trace.notes.append(
                 "OLD: optimizer_config is None: no optimizer hook is registered and the "
                 "optimizer never steps"
+            )
+
+    def _build_restorer(self) -> None:
+        """MMEditing 0.x: ``build_optimizers(model, cfg.optimizers)``, no optimizer hook."""
+        model = self.driver.model
+        optimizers = build_optimizers(model, self.cfg["optimizers"])
+        if not isinstance(optimizers, dict):
+            raise VerifyError("OLD: MMEditing optimizers did not build a dict of optimizers")
+        # one optimizer over one child is the whole probe's only optimizer: label it as 1.x
+        # labels a single wrapper ('' = the model)
+        self.labels = {k: ("" if len(optimizers) == 1 else k) for k in optimizers}
+        self.optimizers = optimizers
+        names = parameter_names(model)
+        for key, opt in optimizers.items():
+            self.clock.watch(opt, self.labels[key])
+            self.trace.params.update(describe_optimizer(opt, self.labels[key], names))
+        self.trace.schedule = {
+            "trainer": f"{self.plan.model_type}.train_step (mmedit)",
+            "optimizers": list(optimizers),
+        }
+
+    def _train_restorer(self, steps: int) -> None:
+        driver = self.driver
+        for i in range(steps):
+            self.clock.iteration = i
+            batch = driver.batch(i)
+            for key, opt in self.optimizers.items():
+                opt.zero_grad()
+                driver.module_loss(key, batch).backward()
+                opt.step()
+        for key, opt in self.optimizers.items():
+            self.trace.modules[self.labels[key]] = ModuleSettings(
+                clip=None,
+                accumulation=1,
+                amp=None,
+                optimizer=type(opt).__name__,
+                source=f"{self.plan.model_type}.train_step",
             )
 
     def _build_gan(self) -> None:
@@ -163,6 +202,8 @@ class LegacyTrainer:
             if self.plan.gan_kind == "basic":
                 out.append(runner.batch_accumulation_steps)
             return out
+        if self.plan.kind == "restorer":
+            return [1]
         return [int(getattr(self.hook, "cumulative_iters", 1) or 1)]
 
     def offset(self) -> int:
@@ -177,6 +218,8 @@ class LegacyTrainer:
         try:
             if self.plan.kind == "gan":
                 self._train_gan(steps)
+            elif self.plan.kind == "restorer":
+                self._train_restorer(steps)
             else:
                 self._train_single(steps)
         except VerifyError:

@@ -125,6 +125,24 @@ class ModernGANSchedule:
                 self.ema.sync_parameters(g_module)
 
 
+class _EditorSchedule:
+    """MMagic editing models with their own ``train_step`` (TTSR): every wrapper updates once
+    per iteration on its module's loss, inside its ``optim_context``."""
+
+    def __init__(self, plan: NewPlan, wrappers: OptimWrapperDict, driver: ModelDriver) -> None:
+        self.plan, self.wrappers, self.driver = plan, wrappers, driver
+        self.ema: Any = None
+
+    def train_step(self, i: int) -> None:
+        """One iteration ``i``."""
+        batch = self.driver.batch(i)
+        for key in self.wrappers.keys():
+            wrapper = self.wrappers[key]
+            with wrapper.optim_context(self.driver.context_target(key)):
+                loss = self.driver.module_loss(key, batch)
+            wrapper.update_params(loss)
+
+
 class ModernTrainer:
     """Builds the 1.x optimizer wrapper(s) for ``cfg`` and trains ``driver``'s model."""
 
@@ -143,9 +161,13 @@ class ModernTrainer:
             raise VerifyError(f"NEW: cannot build optim_wrapper: {_brief(exc)}") from exc
         names = parameter_names(model)
         if isinstance(self.wrapper, OptimWrapperDict):
-            if plan.kind != "gan":
+            if plan.kind not in ("gan", "restorer"):
                 raise VerifyError("NEW: optim_wrapper built a dict of wrappers for a non-GAN model")
-            self.schedule = ModernGANSchedule(plan, self.wrapper, driver)
+            self.schedule = (
+                ModernGANSchedule(plan, self.wrapper, driver)
+                if plan.kind == "gan"
+                else _EditorSchedule(plan, self.wrapper, driver)
+            )
             for key, sub in self.wrapper.items():
                 self.clock.watch(sub.optimizer, key)
                 self.trace.params.update(describe_optimizer(sub.optimizer, key, names))
@@ -159,12 +181,15 @@ class ModernTrainer:
                     )
                 self.trace.modules[key] = settings
             sched: dict[str, Any] = {"class": plan.model_type}
-            sched["discriminator_steps"] = plan.discriminator_steps
-            if plan.family == "translation":
+            if plan.kind == "restorer":
+                sched["wrappers"] = list(self.wrapper.keys())
+            elif plan.family == "translation":
+                sched["discriminator_steps"] = plan.discriminator_steps
                 sched["disc_init_steps"] = plan.disc_init_steps
             else:
+                sched["discriminator_steps"] = plan.discriminator_steps
                 sched["generator_steps"] = plan.generator_steps
-            for key in plan.module_keys[::-1]:
+            for key in plan.module_keys[::-1] if plan.kind == "gan" else ():
                 sched[f"{key}.accumulative_counts"] = self.wrapper[key]._accumulative_counts
             self.trace.schedule = sched
             ema_cfg = (cfg.get("model") or {}).get("ema_config")
@@ -199,6 +224,8 @@ class ModernTrainer:
 
     def periods(self) -> list[int]:
         """Iteration counts after which this side's schedule repeats (for choosing ``N``)."""
+        if isinstance(self.wrapper, OptimWrapperDict) and self.plan.kind == "restorer":
+            return [1]
         if isinstance(self.wrapper, OptimWrapperDict):
             disc = self.wrapper[self.plan.module_keys[1]]
             return [self.plan.discriminator_steps * disc._accumulative_counts]

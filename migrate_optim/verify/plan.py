@@ -49,6 +49,16 @@ UNSUPPORTED_NEW = frozenset(
     {"PGGAN", "ProgressiveGrowingGAN", "StyleGANv1", "StyleGANV1", "SinGAN", "PESinGAN"}
 )
 UNSUPPORTED_OLD_KINDS = frozenset({"pggan", "singan"})
+# MMEditing 0.x restorers that train a discriminator on their own schedule (disc_steps,
+# disc_init_steps; mmedit==0.16.1: mmedit/models/restorers/srgan.py and subclasses): not modelled.
+GAN_RESTORERS = frozenset(
+    {"SRGAN", "ESRGAN", "RealESRGAN", "GLEAN", "RealBasicVSR", "DIC", "CycleGAN", "Pix2Pix"}
+)
+# MMagic 1.x models with their own train_step stepping one wrapper per key (TTSR: generator,
+# extractor, discriminator: mmagic/models/editors/ttsr/ttsr.py :: TTSR.train_step). Every other
+# editing model trains through MMEngine's BaseModel.train_step: optim_wrapper.update_params,
+# which an OptimWrapperDict refuses (NotImplementedError).
+MULTI_WRAPPER_EDITORS = frozenset({"TTSR"})
 # 0.x train_cfg keys each schedule family reads (spec §1.2); others are silently ignored.
 OLD_KEYS_READ = {
     "static": {"disc_steps", "use_ema", "real_img_key"},
@@ -155,7 +165,9 @@ def plan_old(cfg: Mapping, codebase: str) -> OldPlan:
     gan_model = model_type in MODEL_KINDS
     note = ""
     if not codebase:
-        if per_module or gan_model:
+        if not optimizer and _is_per_module(cfg.get("optimizers")):
+            codebase, note = "mmedit", "codebase not detected: `optimizers` (plural), so mmedit"
+        elif per_module or gan_model:
             codebase, note = "mmgen", "codebase not detected: per-module optimizers, so mmgen"
         elif cfg.get("fp16") is not None:
             raise VerifyError(
@@ -169,10 +181,10 @@ def plan_old(cfg: Mapping, codebase: str) -> OldPlan:
                 "optimizer_config the same way"
             )
     check_supported(cfg, codebase)
+    if codebase == "mmedit":
+        return _plan_restorer(cfg, codebase, note, model_type)
     if not optimizer:
         raise NotVerifiable("OLD defines no optimizer")
-    if codebase == "mmedit":
-        raise VerifyError("OLD: MMEditing 0.x models step their own optimizers; not supported")
     if codebase == "mmgen" or per_module:
         if not gan_model:
             raise VerifyError(
@@ -220,14 +232,41 @@ def plan_old(cfg: Mapping, codebase: str) -> OldPlan:
     return OldPlan("single", codebase, note, model_type)
 
 
+def _plan_restorer(cfg: Mapping, codebase: str, note: str, model_type: str | None) -> OldPlan:
+    """MMEditing 0.x: ``optimizers`` (plural), one optimizer per child, each stepped by the
+    model's ``train_step`` every iteration (``mmedit==0.16.1: restorers/basic_restorer.py ::
+    BasicRestorer.train_step``: zero_grad, backward, step; ``ttsr.py`` likewise for the
+    generator and the extractor)."""
+    optimizers = cfg.get("optimizers")
+    if not optimizers:
+        raise NotVerifiable("OLD defines no optimizers")
+    if not _is_per_module(optimizers):
+        raise VerifyError("OLD: MMEditing optimizers must be a dict of per-module optimizer dicts")
+    if model_type in GAN_RESTORERS or any("disc" in str(k) for k in optimizers):
+        raise Unsupported(
+            f"OLD: MMEditing {model_type} trains a discriminator on its own schedule "
+            "(disc_steps, disc_init_steps, step counters), which verify does not model"
+        )
+    keys = tuple(optimizers)
+    plan = OldPlan("restorer", codebase, note, model_type, module_keys=keys)  # type: ignore[arg-type]
+    plan.notes.append(
+        f"OLD: {model_type} steps optimizers {list(keys)} in its train_step every iteration"
+    )
+    return plan
+
+
 def _int(value: Any, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise VerifyError(f"NEW: {what} must be a positive int, got {value!r}")
     return value
 
 
-def plan_new(cfg: Mapping) -> NewPlan:
-    """Decide how to train a loaded 1.x config (raises :class:`VerifyError`)."""
+def plan_new(cfg: Mapping, restorer: bool = False) -> NewPlan:
+    """Decide how to train a loaded 1.x config (raises :class:`VerifyError`).
+
+    ``restorer``: OLD is an MMEditing restorer, so a dict of wrappers is an editing model's
+    (``kind='restorer'``), not a GAN's.
+    """
     wrapper = cfg.get("optim_wrapper")
     if not wrapper:
         if cfg.get("optimizer"):
@@ -240,6 +279,11 @@ def plan_new(cfg: Mapping) -> NewPlan:
         return NewPlan("single", _model_type(cfg))
     model = cfg.get("model") if isinstance(cfg.get("model"), Mapping) else {}
     model_type = _model_type(cfg)
+    if restorer:
+        plan = NewPlan("restorer", model_type)
+        plan.module_keys = tuple(k for k, v in wrapper.items() if isinstance(v, Mapping))  # type: ignore[assignment]
+        plan.family = "multi" if model_type in MULTI_WRAPPER_EDITORS else "base_model"
+        return plan
     if model_type in UNSUPPORTED_NEW:
         raise VerifyError(f"NEW: {model_type} builds per-scale optimizer wrappers; not supported")
     plan = NewPlan("gan", model_type)
