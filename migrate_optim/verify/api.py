@@ -29,7 +29,12 @@ from typing import Any
 
 import torch
 
-from migrate_optim.verify.per_scale import PGGAN_TYPES, compare_pggan
+from migrate_optim.verify.per_scale import (
+    PGGAN_TYPES,
+    SINGAN_TYPES,
+    compare_pggan,
+    compare_singan,
+)
 from migrate_optim.verify.plan import (
     NewPlan,
     NotVerifiable,
@@ -281,6 +286,13 @@ def verify_configs(
             report.differences += diffs
             report.notes += notes
             report.steps_reason = "per-scale optimizers compared, no training (PGGAN)"
+            return report.finalize()
+        if isinstance(old_model, Mapping) and old_model.get("type") in SINGAN_TYPES:
+            diffs, notes = compare_singan(old_cfg, new_cfg)
+            report.codebase = codebase or options.codebase or "mmgen"
+            report.differences += diffs
+            report.notes += notes
+            report.steps_reason = "per-scale optimizers compared, no training (SinGAN)"
             return report.finalize()
         old_plan = _plan_old_or_none(old_cfg, codebase or options.codebase or "")
         new_plan = _plan_new_or_none(

@@ -1,4 +1,6 @@
-"""``verify`` for progressive-growing GANs (PGGAN, StyleGANv1): per-scale optimizers compared.
+"""``verify`` for GANs with per-scale optimizers: PGGAN/StyleGANv1 and SinGAN/PESinGAN.
+
+SinGAN: see :func:`compare_singan`. PGGAN/StyleGANv1:
 
 0.x (``mmgen==0.7.3: progressive_growing_unconditional_gan.py``, spec §1.5): the model builds
 its optimizers from ``train_cfg.optimizer_cfg``; the first scale trains with the lr written
@@ -22,9 +24,12 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+import torch
+from torch import nn
+
 from migrate_optim.verify.plan import VerifyError
 
-__all__ = ["PGGAN_TYPES", "compare_pggan"]
+__all__ = ["PGGAN_TYPES", "SINGAN_TYPES", "compare_pggan", "compare_singan"]
 
 PGGAN_TYPES = frozenset({"ProgressiveGrowingGAN", "PGGAN", "StyleGANV1", "StyleGANv1"})
 _MODULES = ("generator", "discriminator")
@@ -188,4 +193,157 @@ def compare_pggan(old_cfg: Mapping, new_cfg: Mapping, seed: int = 0) -> tuple[li
                         not shared,
                     )
                 )
+    return differences, notes
+
+
+SINGAN_TYPES = frozenset({"SinGAN", "PESinGAN"})
+# 0.x train_cfg key -> 1.x model key (spec §2.3 "SinGAN")
+_SINGAN_KEYS = {
+    "iters_per_scale": "iters_per_scale",
+    "disc_steps": "discriminator_steps",
+    "generator_steps": "generator_steps",
+    "lr_scheduler_args": "lr_scheduler_args",
+    "noise_weight_init": "noise_weight_init",
+}
+
+
+def _num_scales(model: Mapping, top: bool) -> Any:
+    if top and model.get("num_scales") is not None:
+        return model.get("num_scales")
+    gen = model.get("generator")
+    return gen.get("num_scales") if isinstance(gen, Mapping) else None
+
+
+class _Blocks(nn.Module):
+    """``model.<key>.blocks[idx]``, one small block per scale (what both constructors read)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(nn.Linear(2, 2) for _ in range(count))
+
+
+def compare_singan(old_cfg: Mapping, new_cfg: Mapping) -> tuple[list, list]:
+    """``(differences, notes)`` of a SinGAN/PESinGAN pair: settings and per-scale optimizers.
+
+    0.x (``mmgen==0.7.3: singan.py :: SinGAN.train_step``, spec §1.6): at each new scale,
+    ``Adam(blocks[scale], lr=lr_g|lr_d, betas=(0.5, 0.999))`` and a ``MultiStepLR``;
+    ``disc_steps`` D and ``generator_steps`` G updates per ``train_step``. 1.x (MMagic
+    ``SinGANOptimWrapperConstructor`` and ``SinGAN.train_step``, spec §2.2, §2.5): one wrapper per
+    block, the keys in ``model``, ``max_iters = total_iters * disc_steps``; the next scale's
+    noise weight is computed at the last iteration of a scale (0.x: the first), which no
+    config restores: always reported.
+    """
+    from migrate_optim.runtime import OptimWrapperDict, build_optim_wrapper
+    from migrate_optim.verify.compare import Finding
+    from migrate_optim.verify.trace import describe_optimizer
+
+    old_tc = _old_train_cfg(old_cfg)
+    old_model = old_cfg.get("model") or {}
+    new_model = new_cfg.get("model") if isinstance(new_cfg.get("model"), Mapping) else {}
+    differences: list = []
+    notes: list = [
+        Finding(
+            "note",
+            "*",
+            "SinGAN: settings and the optimizer of every scale compared on "
+            "both sides; training is not run",
+        )
+    ]
+    for old_key, new_key in _SINGAN_KEYS.items():
+        o, n = old_tc.get(old_key), new_model.get(new_key)
+        if o != n:
+            differences.append(
+                Finding(
+                    "schedule",
+                    "*",
+                    f"train_cfg.{old_key}={o!r} (0.x) vs model.{new_key}={n!r} (1.x)",
+                    old_key,
+                    o,
+                    n,
+                )
+            )
+    scales = _num_scales(old_model, False)
+    new_scales = _num_scales(new_model, True)
+    if not isinstance(scales, int):
+        raise VerifyError(f"OLD: SinGAN needs an int model.generator.num_scales, got {scales!r}")
+    if new_scales != scales:
+        differences.append(
+            Finding(
+                "schedule",
+                "*",
+                f"num_scales {scales} (0.x) vs {new_scales} (1.x)",
+                "num_scales",
+                scales,
+                new_scales,
+            )
+        )
+    total, max_iters = old_cfg.get("total_iters"), (new_cfg.get("train_cfg") or {}).get("max_iters")
+    disc_steps = old_tc.get("disc_steps", 1)
+    if total is not None and max_iters is not None and total * disc_steps != max_iters:
+        differences.append(
+            Finding(
+                "schedule",
+                "*",
+                f"total_iters {total} x disc_steps {disc_steps}"
+                f" (0.x) vs train_cfg.max_iters {max_iters} (1.x)",
+                "total_iters",
+                total * disc_steps,
+                max_iters,
+            )
+        )
+    differences.append(
+        Finding(
+            "schedule",
+            "*",
+            "MMagic's SinGAN computes the next scale's noise weight at the "
+            "last iteration of a scale, 0.x at the first (convert's MO206 TODO): every scale "
+            "after the first trains differently",
+            "noise_weight",
+            "first",
+            "last",
+        )
+    )
+    model = nn.Module()
+    model.generator, model.discriminator = _Blocks(scales + 1), _Blocks(scales + 1)
+    model.num_scales = scales
+    wrapper_cfg = new_cfg.get("optim_wrapper")
+    try:
+        wrappers = build_optim_wrapper(model, copy.deepcopy(dict(wrapper_cfg or {})))
+    except Exception as exc:  # noqa: BLE001 - any build failure of the 1.x config
+        raise VerifyError(f"NEW: cannot build optim_wrapper: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(wrappers, OptimWrapperDict):
+        raise VerifyError("NEW: a SinGAN optim_wrapper must build one wrapper per scale")
+    for key, lr_key in (("generator", "lr_g"), ("discriminator", "lr_d")):
+        for idx in range(scales + 1):
+            block = model._modules[key].blocks[idx]
+            names = {id(p): f"{key}.blocks.{idx}.{n}" for n, p in block.named_parameters()}
+            old_opt = torch.optim.Adam(
+                block.parameters(), lr=old_tc.get(lr_key), betas=(0.5, 0.999)
+            )
+            wkey = f"{key}_{idx}"
+            if wkey not in wrappers:
+                differences.append(
+                    Finding("structure", wkey, f"1.x builds no wrapper {wkey!r}", "optim_wrapper")
+                )
+                break
+            new_opt = wrappers[wkey].optimizer
+            old_p = describe_optimizer(old_opt, key, names)
+            new_p = describe_optimizer(new_opt, key, names)
+            name = sorted(old_p)[0]
+            ho, hn = old_p[name].hyper, new_p.get(name).hyper if name in new_p else None
+            if type(new_opt) is not torch.optim.Adam or ho != hn:
+                differences.append(
+                    Finding(
+                        "hyperparameter",
+                        wkey,
+                        f"scale {idx}, {key}: 0.x Adam({ho}) from "
+                        f"train_cfg.{lr_key} vs 1.x {type(new_opt).__name__}({hn}) from "
+                        f"optim_wrapper.{key}.optimizer",
+                        lr_key,
+                        ho,
+                        hn,
+                        [name],
+                    )
+                )
+                break  # the same setting for every scale
     return differences, notes

@@ -75,3 +75,58 @@ def test_shared_wrappers_without_reset_differ_from_0x_reset() -> None:
     new["optim_wrapper"]["reset_optim_for_new_scale"] = False
     report = verify_configs(OLD, new, OPTIONS)
     assert "reset_optim_for_new_scale" in {d.key for d in report.differences}
+
+
+SINGAN_OLD = dict(
+    model=dict(
+        type="SinGAN",
+        generator=dict(type="G", num_scales=3),
+        discriminator=dict(type="D", num_scales=3),
+    ),
+    optimizer=None,
+    train_cfg=dict(
+        noise_weight_init=0.1,
+        iters_per_scale=2000,
+        disc_steps=3,
+        generator_steps=3,
+        lr_d=0.0005,
+        lr_g=0.0005,
+        lr_scheduler_args=dict(milestones=[1600], gamma=0.1),
+    ),
+    total_iters=8000,
+)
+SINGAN_NEW = dict(
+    model=dict(
+        type="SinGAN",
+        generator=dict(type="G", num_scales=3),
+        discriminator=dict(type="D", num_scales=3),
+        num_scales=3,
+        discriminator_steps=3,
+        generator_steps=3,
+        iters_per_scale=2000,
+        noise_weight_init=0.1,
+        lr_scheduler_args=dict(milestones=[1600], gamma=0.1),
+    ),
+    optim_wrapper=dict(
+        constructor="SinGANOptimWrapperConstructor",
+        generator=dict(optimizer=dict(type="Adam", lr=0.0005, betas=(0.5, 0.999))),
+        discriminator=dict(optimizer=dict(type="Adam", lr=0.0005, betas=(0.5, 0.999))),
+    ),
+    train_cfg=dict(by_epoch=False, max_iters=24000),
+)
+
+
+def test_singan_exact_conversion_differs_only_by_the_noise_weight_timing() -> None:
+    report = verify_configs(SINGAN_OLD, SINGAN_NEW, OPTIONS)
+    assert report.status == "different"
+    assert [d.key for d in report.differences] == ["noise_weight"]
+
+
+def test_singan_wrong_settings_name_their_fields() -> None:
+    new = copy.deepcopy(SINGAN_NEW)
+    new["optim_wrapper"]["discriminator"]["optimizer"]["betas"] = (0.9, 0.999)
+    new["model"]["discriminator_steps"] = 1
+    new["train_cfg"]["max_iters"] = 8000
+    report = verify_configs(SINGAN_OLD, new, OPTIONS)
+    keys = {d.key for d in report.differences}
+    assert keys == {"noise_weight", "lr_d", "disc_steps", "total_iters"}
