@@ -36,6 +36,7 @@ from migrate_optim.verify.per_scale import (
     compare_singan,
 )
 from migrate_optim.verify.plan import (
+    DIFFUSION_TYPES,
     NewPlan,
     NotVerifiable,
     OldPlan,
@@ -298,12 +299,19 @@ def verify_configs(
         new_plan = _plan_new_or_none(
             new_cfg, restorer=old_plan is not None and old_plan.kind == "restorer"
         )
+        if old_plan is not None and old_plan.kind == "restorer" and old_plan.model_type in (
+            DIFFUSION_TYPES
+        ):
+            old_plan.notes.append(
+                "OLD: the EMA of denoising (denoising_ema) is not compared for diffusion models"
+            )
         if old_plan is None and new_plan is None:
             raise NotVerifiable("neither config defines an optimizer")
         if old_plan is None or new_plan is None:
             missing = "OLD defines no optimizer" if old_plan is None else "NEW has no optim_wrapper"
             raise VerifyError(f"{missing}, the other config does")
         report.codebase = old_plan.codebase
+        old_plan.as_single = new_plan.kind == "single"
         restorer_note = _restorer_structure(old_plan, new_plan)
         if restorer_note is not None:
             report.differences.append(restorer_note)

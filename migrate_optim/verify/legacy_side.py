@@ -91,12 +91,13 @@ class LegacyTrainer:
     def _build_restorer(self) -> None:
         """MMEditing 0.x: ``build_optimizers(model, cfg.optimizers)``, no optimizer hook."""
         model = self.driver.model
-        optimizers = build_optimizers(model, self.cfg["optimizers"])
+        optimizers = build_optimizers(model, self.cfg[self.plan.optimizer_key])
         if not isinstance(optimizers, dict):
             raise VerifyError("OLD: MMEditing optimizers did not build a dict of optimizers")
-        # one optimizer over one child is the whole probe's only optimizer: label it as 1.x
-        # labels a single wrapper ('' = the model)
-        self.labels = {k: ("" if len(optimizers) == 1 else k) for k in optimizers}
+        # one optimizer over one child is the whole probe's only optimizer: against a single
+        # 1.x wrapper it is labelled as the model's ('')
+        single = len(optimizers) == 1 and self.plan.as_single
+        self.labels = {k: ("" if single else k) for k in optimizers}
         self.optimizers = optimizers
         names = parameter_names(model)
         for key, opt in optimizers.items():

@@ -59,6 +59,9 @@ GAN_RESTORERS = frozenset(
 # editing model trains through MMEngine's BaseModel.train_step: optim_wrapper.update_params,
 # which an OptimWrapperDict refuses (NotImplementedError).
 MULTI_WRAPPER_EDITORS = frozenset({"TTSR"})
+# mmgen 0.x diffusion models: one optimizer per module (``denoising``), stepped every iteration
+# by their own train_step; trained like a multi-module restorer on both sides.
+DIFFUSION_TYPES = frozenset({"BasicGaussianDiffusion"})
 # 0.x train_cfg keys each schedule family reads (spec §1.2); others are silently ignored.
 OLD_KEYS_READ = {
     "static": {"disc_steps", "use_ema", "real_img_key"},
@@ -92,6 +95,11 @@ class OldPlan:
     train_cfg: dict[str, Any] = field(default_factory=dict)
     module_keys: tuple[str, str] = ("generator", "discriminator")
     notes: list[str] = field(default_factory=list)
+    #: the config key holding the optimizers (``optimizers`` for MMEditing restorers)
+    optimizer_key: str = "optimizer"
+    #: restorers: the 1.x side is one wrapper over the model, so one 0.x optimizer is labelled
+    #: as the model's ('') for the comparison
+    as_single: bool = False
 
 
 @dataclass
@@ -185,6 +193,13 @@ def plan_old(cfg: Mapping, codebase: str) -> OldPlan:
         return _plan_restorer(cfg, codebase, note, model_type)
     if not optimizer:
         raise NotVerifiable("OLD defines no optimizer")
+    if model_type in DIFFUSION_TYPES and per_module:
+        plan = _plan_restorer(cfg, codebase, note, model_type, "optimizer")
+        plan.notes.append(
+            f"OLD: {model_type}.train_step (mmgen==0.7.3: models/diffusions/base_diffusion.py) "
+            "zeroes, back-propagates and steps optimizer['denoising'] every iteration"
+        )
+        return plan
     if codebase == "mmgen" or per_module:
         if not gan_model:
             raise VerifyError(
@@ -232,14 +247,16 @@ def plan_old(cfg: Mapping, codebase: str) -> OldPlan:
     return OldPlan("single", codebase, note, model_type)
 
 
-def _plan_restorer(cfg: Mapping, codebase: str, note: str, model_type: str | None) -> OldPlan:
+def _plan_restorer(
+    cfg: Mapping, codebase: str, note: str, model_type: str | None, key: str = "optimizers"
+) -> OldPlan:
     """MMEditing 0.x: ``optimizers`` (plural), one optimizer per child, each stepped by the
     model's ``train_step`` every iteration (``mmedit==0.16.1: restorers/basic_restorer.py ::
     BasicRestorer.train_step``: zero_grad, backward, step; ``ttsr.py`` likewise for the
     generator and the extractor)."""
-    optimizers = cfg.get("optimizers")
+    optimizers = cfg.get(key)
     if not optimizers:
-        raise NotVerifiable("OLD defines no optimizers")
+        raise NotVerifiable(f"OLD defines no {key}")
     if not _is_per_module(optimizers):
         raise VerifyError("OLD: MMEditing optimizers must be a dict of per-module optimizer dicts")
     if model_type in GAN_RESTORERS or any("disc" in str(k) for k in optimizers):
@@ -249,6 +266,7 @@ def _plan_restorer(cfg: Mapping, codebase: str, note: str, model_type: str | Non
         )
     keys = tuple(optimizers)
     plan = OldPlan("restorer", codebase, note, model_type, module_keys=keys)  # type: ignore[arg-type]
+    plan.optimizer_key = key
     plan.notes.append(
         f"OLD: {model_type} steps optimizers {list(keys)} in its train_step every iteration"
     )
@@ -282,7 +300,14 @@ def plan_new(cfg: Mapping, restorer: bool = False) -> NewPlan:
     if restorer:
         plan = NewPlan("restorer", model_type)
         plan.module_keys = tuple(k for k, v in wrapper.items() if isinstance(v, Mapping))  # type: ignore[assignment]
-        plan.family = "multi" if model_type in MULTI_WRAPPER_EDITORS else "base_model"
+        plan.family = (
+            "multi" if model_type in MULTI_WRAPPER_EDITORS | DIFFUSION_TYPES else "base_model"
+        )
+        if model_type in DIFFUSION_TYPES:
+            plan.notes.append(
+                f"NEW: MMagic has no {model_type}; assumed to update each wrapper once per "
+                "iteration, as the 0.x model did"
+            )
         return plan
     if model_type in UNSUPPORTED_NEW:
         raise VerifyError(f"NEW: {model_type} builds per-scale optimizer wrappers; not supported")

@@ -98,3 +98,23 @@ def test_gan_restorers_are_unsupported() -> None:
     old = copy.deepcopy(TTSR_OLD)
     old["optimizers"]["discriminator"] = dict(type="Adam", lr=1e-4)
     assert verify_configs(old, TTSR_NEW, OPTIONS).status == "unsupported"
+
+
+def test_ddpm_denoising_optimizer_steps_every_iteration_on_both_sides() -> None:
+    adamw = dict(type="AdamW", lr=1e-4, weight_decay=0)
+    old = dict(
+        model=dict(type="BasicGaussianDiffusion", denoising=dict(type="DenoisingUnet")),
+        optimizer=dict(denoising=dict(adamw)),
+    )
+    new = dict(
+        model=dict(type="BasicGaussianDiffusion", denoising=dict(type="DenoisingUnet")),
+        optim_wrapper=dict(
+            constructor="MultiOptimWrapperConstructor", denoising=dict(optimizer=dict(adamw))
+        ),
+    )
+    report = verify_configs(old, new, OPTIONS, codebase="mmgen")
+    assert report.status == "equivalent", report.error or [d.message for d in report.differences]
+    assert report.old.steps == {"denoising": [0, 1, 2, 3]}
+    wrong = copy.deepcopy(new)
+    wrong["optim_wrapper"]["denoising"]["optimizer"]["weight_decay"] = 0.01
+    assert verify_configs(old, wrong, OPTIONS, codebase="mmgen").status == "different"
