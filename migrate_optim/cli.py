@@ -185,7 +185,9 @@ iteration, with the training lengths; the N training steps use the scheduled val
 Exit codes:
   0  equivalent
   1  different
-  2  error (bad or unloadable config, unsupported schedule, bad option)"""
+  2  error (bad or unloadable config, unsupported schedule, bad option)
+  3  unsupported: OLD's 0.x codebase trains in a way verify does not model
+     (mmselfsup, mmrazor, adversarial mmpose/mmhuman3d); the reason is printed"""
 
 
 @main.command("verify", help=VERIFY_HELP)
@@ -262,12 +264,14 @@ def verify_command(
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         sys.stdout.flush()
-    elif report.status != "error":
+    elif report.status not in ("error", "unsupported"):
         # Tables need room: a pipe or file gets 140 columns rather than rich's 80.
         width = None if sys.stdout.isatty() else 140
         render(report, Console(highlight=False, emoji=False, width=width))
     if report.status == "error":
         _err().print(f"error: {report.error}", markup=False)
+    elif report.status == "unsupported" and not as_json:
+        _err().print(f"unsupported: {report.error}", markup=False)
     ctx.exit(report.exit_code)
 
 

@@ -96,9 +96,12 @@ REPORT_SCHEMA: dict[str, Any] = {
     ],
     "properties": {
         "schema_version": {"type": "integer", "enum": [SCHEMA_VERSION]},
-        "status": {"type": "string", "enum": ["equivalent", "different", "error", "skipped"]},
+        "status": {
+            "type": "string",
+            "enum": ["equivalent", "different", "error", "skipped", "unsupported"],
+        },
         "equivalent": {"type": ["boolean", "null"]},
-        "exit_code": {"type": "integer", "enum": [0, 1, 2]},
+        "exit_code": {"type": "integer", "enum": [0, 1, 2, 3]},
         "error": {"type": ["string", "null"]},
         "old": {"oneOf": [_SIDE, {"type": "object"}]},
         "new": {"oneOf": [_SIDE, {"type": "object"}]},
@@ -139,8 +142,9 @@ class VerifyReport:
     """Outcome of verifying one (OLD, NEW) pair.
 
     ``status``: ``equivalent`` (exit 0), ``different`` (exit 1), ``error`` (exit 2, ``error``
-    holds the one-line message) or ``skipped`` (nothing to train, exit 0; only ``convert
-    --verify`` reports it, ``verify`` treats it as an error).
+    holds the one-line message), ``unsupported`` (exit 3: the 0.x codebase trains in a way
+    verify does not model; ``error`` holds why) or ``skipped`` (nothing to train, exit 0; only
+    ``convert --verify`` reports it, ``verify`` treats it as an error).
     """
 
     old_path: str
@@ -164,20 +168,22 @@ class VerifyReport:
     @property
     def equivalent(self) -> bool | None:
         """True/False once compared; None for an error or a skipped pair."""
-        if self.status in ("error", "skipped"):
+        if self.status in ("error", "skipped", "unsupported"):
             return None
         return not self.differences
 
     @property
     def exit_code(self) -> int:
-        """0 equivalent (or skipped), 1 different, 2 error."""
+        """0 equivalent (or skipped), 1 different, 2 error, 3 unsupported."""
         if self.status == "error":
             return 2
+        if self.status == "unsupported":
+            return 3
         return 1 if self.differences else 0
 
     def finalize(self) -> VerifyReport:
         """Set ``status`` from the differences (after a comparison)."""
-        if self.status not in ("error", "skipped"):
+        if self.status not in ("error", "skipped", "unsupported"):
             self.status = "different" if self.differences else "equivalent"
         return self
 
@@ -230,6 +236,8 @@ class VerifyReport:
             return f"error: {self.error}"
         if self.status == "skipped":
             return f"skipped {self.new_path}: {self.error}"
+        if self.status == "unsupported":
+            return f"unsupported: {self.error}"
         if self.differences:
             n = len(self.differences)
             return f"DIFFERENT: {self.old_path} vs {self.new_path}: {n} difference{'s' * (n != 1)}"
@@ -317,7 +325,7 @@ def _module_table(report: VerifyReport) -> Table:
 
 def render(report: VerifyReport, console: Console) -> None:
     """Print the report: header, optimizer and parameter tables, differences, notes, verdict."""
-    if report.status in ("error", "skipped"):
+    if report.status in ("error", "skipped", "unsupported"):
         console.print(report.summary_line(), markup=False)
         return
     console.print(
