@@ -39,10 +39,16 @@ def tree(tmp_path, monkeypatch):
 def test_stdin_filename_gives_stdin_its_bases_and_codebase(tree):
     named = convert("-", "--stdin-filename", "mmdet/configs/child.py", input=CHILD)
     assert named.exit_code == 0
-    assert (
-        named.stdout
-        == "_base_ = './base.py'\noptim_wrapper = dict(type='AmpOptimWrapper', loss_scale=512.)\n"
+    # The base (on disk, not part of this run) stays 0.x: stdin gets the complete settings.
+    assert named.stdout == (
+        "_base_ = './base.py'\n"
+        "optim_wrapper = dict(\n"
+        "    type='AmpOptimWrapper',\n"
+        "    optimizer=dict(type='SGD', lr=0.02, momentum=0.9),\n"
+        "    clip_grad=None,\n"
+        "    loss_scale=512.)\n"
     )
+    assert "mmdet/configs/base.py (`optimizer`, `optimizer_config`)" in named.stderr
     # Without the name stdin has no base and no codebase: fp16 cannot be converted.
     anonymous = convert("-", input=CHILD)
     assert "TODO(migrate-optim): [MO108]" in anonymous.stdout
@@ -125,7 +131,8 @@ def test_exclude_options(tree):
     assert result.stderr.splitlines()[-1].startswith("1 file scanned")
     result = convert("--check", "--exclude", "base.py", "mmdet")
     assert "would convert mmdet/configs/legacy/old.py" in result.stderr
-    assert "base.py" not in result.stderr
+    assert "would convert mmdet/configs/base.py" not in result.stderr
+    assert "2 files scanned" in result.stderr
     forced = convert(
         "--check", "--extend-exclude", "legacy/", "--force-exclude", "mmdet/configs/legacy/old.py"
     )

@@ -20,6 +20,7 @@ How a file is converted (each file is planned once per run, see :class:`_Plan`):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +89,16 @@ class ConvertResult:
 LEFTOVER_ID = "MO110"
 #: the 0.x keys this tool is responsible for: each must be converted or carry a TODO
 OPTIMIZER_KEYS = ("optimizer", "optimizer_config", "fp16")
+#: 0.x-only top-level keys that MMEngine never reads: a base outside the run may keep them
+IGNORED_BY_1X = (
+    *OPTIMIZER_KEYS,
+    "optimizers",
+    "lr_config",
+    "momentum_config",
+    "runner",
+    "total_epochs",
+    "total_iters",
+)
 
 
 def translate(cfg: SDict, codebase: str | None, file: Path | None) -> Translation:
@@ -140,11 +151,25 @@ class Converter:
         self._planning: set[Path] = set()
         self._effective: dict[Path, SDict] = {}
         self._run_codebase: tuple[str] | None = None
+        #: the files this run converts; None: every file reached is (see set_run_files)
+        self.run_files: set[Path] | None = None
 
     def register(self, path: Path, source: str) -> None:
         """Tell the converter the original text of a file of this run (before any write)."""
         self.tree.register_source(path, source)
         self._run_codebase = None
+
+    def set_run_files(self, paths: Iterable[Path]) -> None:
+        """Name the files this run converts (and may write). Any other ``_base_`` file stays as
+        it is on disk, 0.x keys included: its children are converted against that text and
+        carry every 1.x setting themselves (partial conversion is safe)."""
+        self.run_files = {resolved(p) for p in paths}
+        self._plans.clear()
+        self._effective.clear()
+
+    def in_run(self, path: Path | None) -> bool:
+        """Whether ``path`` is converted by this run (always, without :meth:`set_run_files`)."""
+        return self.run_files is None or path is None or resolved(path) in self.run_files
 
     def convert_source(self, source: str, path: Path | None = None) -> ConvertResult:
         """Convert one config's text; ``path`` locates its ``_base_`` files (None for stdin).
@@ -210,7 +235,8 @@ class Converter:
                 raise BaseChainError(0, f"_base_ cycle through {display_path(path)}")
             cm = self.tree.module(path)
             remember_source(cm.path, cm.source)
-            plan = self._plan_of(cm)
+            # a base this run does not convert keeps its 0.x text: its own keys as they are
+            plan = self._plan_of(cm) if self.in_run(cm.path) else _Plan(cm, [])
             self._effective[key] = merge_into(plan.own_1x(), self.bases_1x(cm))
         return self._effective[key]
 
@@ -365,6 +391,7 @@ class _FileConversion:
         remove: set[str] = set()
         new: dict[str, tuple[str | None, SValue, cst.BaseExpression]] = {}
         renderer = Renderer(cm, self.path, self._source_of)
+        left_0x: dict[Path, list[str]] = {}
         for key in keys:
             if key in blocked:
                 continue
@@ -372,6 +399,12 @@ class _FileConversion:
             # what the converted bases will really say (exact text-level values, e.g. a
             # `clip_grad=None` written to drop an inherited setting)
             inherited = base_1x.get(key)
+            kept_by = self._left_0x_by(base_1x, key)
+            if kept_by is not None:
+                # a 0.x key of a base this run leaves alone: MMEngine ignores it, so this file
+                # writes the complete 1.x settings instead of an override of them
+                inherited = None
+                left_0x.setdefault(kept_by, []).append(key)
             gone = desired is REMOVE or desired is None
             if gone and inherited is not None and inherited is not REMOVE:
                 # a 1.x key that a converted base sets and this config must not have
@@ -433,9 +466,17 @@ class _FileConversion:
             new.pop(key, None)
             self.trailer.pop(key, None)
 
+        if left_0x and (replace or new or remove):
+            notes.append(self._left_0x_note(left_0x))
+        bases_in_run = self._bases_in_run()
         todos: dict[str, list[str]] = {}
         for n in notes:
-            if tb is not None and (n.rule_id, n.message) in base_notes and not self._here(n):
+            if (
+                tb is not None
+                and bases_in_run
+                and (n.rule_id, n.message) in base_notes
+                and not self._here(n)
+            ):
                 anchor = self._todo_anchor(n.key, groups) if n.key else None
                 if n.severity is not Severity.ERROR or not n.blocking or anchor not in cm.bindings:
                     continue  # reported where it is, in the base file
@@ -454,6 +495,51 @@ class _FileConversion:
         return _Plan(cm, self.findings, replace, remove, new, todos, self)
 
     # -- planning helpers ---------------------------------------------------------------------
+
+    def _left_0x_by(self, base_1x: SDict, key: str) -> Path | None:
+        """The base outside this run that still sets the 0.x ``key``, if one does."""
+        entry = base_1x.entry(key)
+        if key not in IGNORED_BY_1X or entry is None or entry.file is None:
+            return None
+        return None if self.conv.in_run(entry.file) else entry.file
+
+    def _left_0x_note(self, left_0x: dict[Path, list[str]]) -> Note:
+        bases = "; ".join(
+            f"{display_path(path)} ({', '.join(f'`{k}`' for k in keys)})"
+            for path, keys in sorted(left_0x.items())
+        )
+        base = self.cm.bindings.get("_base_")
+        at = SEntry("_base_", base.value, None, self.path, base.line) if base else None
+        return Note(
+            ENGINE_ID,
+            Severity.WARNING,
+            f"a base file this run does not convert still holds 0.x keys: {bases}; MMEngine "
+            "ignores them, so this file now carries the complete 1.x settings; convert the "
+            "base too to remove them",
+            at=at,
+        )
+
+    def _bases_in_run(self) -> bool:
+        """Whether every file of this config's ``_base_`` chain is converted by this run."""
+        if self.conv.run_files is None or self.cm.path is None:
+            return True
+        seen: set[Path] = set()
+        queue = [self.cm]
+        while queue:
+            cm = queue.pop()
+            for spec, _line in cm.base_specs:
+                assert cm.path is not None
+                path = resolved(cm.path.parent / spec)
+                if path in seen:
+                    continue
+                seen.add(path)
+                if not self.conv.in_run(path):
+                    return False
+                try:
+                    queue.append(self.conv.tree.module(path))
+                except (OSError, UnicodeDecodeError, ConvertError):
+                    continue
+        return True
 
     def _blocked_keys(self, t: Translation, keys: list[str]) -> set[str]:
         """Keys whose statements cannot be rewritten safely (dynamic or referenced names)."""

@@ -840,6 +840,7 @@ def run(
     observer = observer or RunObserver()
 
     jobs = [_Job(item, item.display) for item in inputs]
+    _tell_run_files(converter, jobs)
     observer.started(len(jobs))
     for job in jobs:
         _convert(job, converter, stdin)
@@ -875,6 +876,15 @@ def run(
             )
         report.files.append(file)
     return report
+
+
+def _tell_run_files(converter: SourceConverter, jobs: list[_Job]) -> None:
+    """Tell the converter which files this run converts: a ``_base_`` file outside them stays
+    0.x on disk, so a child is given complete 1.x settings instead of an override of a
+    converted base that will not exist (partial conversion must be safe)."""
+    set_run_files = getattr(converter, "set_run_files", None)
+    if callable(set_run_files):
+        set_run_files([job.config_path for job in jobs if job.config_path is not None])
 
 
 def _file_report(job: _Job, mode: Mode, written: dict[str, str]) -> FileReport:
