@@ -103,7 +103,7 @@ def override(
     value, elsewhere it would stay behind as a key.
     """
     if inherited is None or inherited is REMOVE:
-        return desired
+        return _strip_deletes(desired)  # nothing below it to delete
     if isinstance(desired, SDict) and not isinstance(inherited, SDict):
         # mmcv and MMEngine refuse to merge a dict into a non-dict (e.g. `clip_grad=None`):
         # TypeError unless the dict carries `_delete_=True`
