@@ -1,7 +1,8 @@
 """Which 0.x codebase a config belongs to: each trainer read ``optimizer_config``/``fp16`` its way.
 
-Spec §3.2: mmdet merges the top-level ``fp16`` into its optimizer hook, mmcls reads only
-``fp16['loss_scale']``, mmseg ignores it, and mmgen/mmedit register no optimizer hook at all.
+docs/fp16.md#top-level-fp16-per-codebase: mmdet merges the top-level ``fp16`` into its optimizer
+hook, mmcls reads only ``fp16['loss_scale']``, mmseg ignores it, and mmgen/mmedit register no
+optimizer hook at all.
 The research note on the other OpenMMLab 0.x codebases (``research/codebases.md``, Q1/Q2) sorts
 them into the same *train-API profiles* and lists the signals that identify them.
 
@@ -44,15 +45,16 @@ KNOWN = (
 ASSUMED_ID = "MO108"
 
 # Train-API profiles (research note Q1.3): how the trainer turns optimizer_config/fp16 into a hook.
-#: ``Fp16OptimizerHook(**optimizer_config, **fp16)`` whenever ``fp16`` is not None (spec §3.2)
+#: ``Fp16OptimizerHook(**optimizer_config, **fp16)`` whenever ``fp16`` is not None (docs/fp16.md)
 MERGED = "merged"
-#: ``Fp16OptimizerHook(**optimizer_config, loss_scale=fp16['loss_scale'])`` (mmcls, spec §3.2)
+#: ``Fp16OptimizerHook(**optimizer_config, loss_scale=fp16['loss_scale'])`` (mmcls, docs/fp16.md)
 LOSS_SCALE_ONLY = "loss_scale_only"
-#: the top-level ``fp16`` is not read; ``optimizer_config`` is the hook (mmseg, spec §3.2)
+#: the top-level ``fp16`` is not read; ``optimizer_config`` is the hook (mmseg, docs/fp16.md)
 FP16_IGNORED = "fp16_ignored"
 #: ``GradAccumFp16OptimizerHook(**optimizer_config, **fp16)``, mmselfsup's own hooks (note Q1)
 SELFSUP = "selfsup"
-#: no optimizer hook is registered: the models step themselves (mmgen/mmedit, spec §1.9, §3.2)
+#: no optimizer hook is registered: the models step themselves (mmgen/mmedit,
+#: docs/optimizer-hooks.md)
 HOOKLESS = "hookless"
 
 _PROFILES: dict[str, str] = {
@@ -125,7 +127,7 @@ _IMPORT_NAMES: dict[str, str] = {
     "mmrazor": "mmrazor",
 }
 
-# Top-level ``model.type`` values decisive for one codebase (research note Q2.2; spec §1.2 for
+# Top-level ``model.type`` values decisive for one codebase (research note Q2.2; docs/gan.md for
 # mmgen). Names the note marks as shared (CycleGAN/Pix2Pix: mmgen and mmedit) are decided by
 # structural keys first.
 _MODEL_TYPES: dict[str, frozenset[str]] = {

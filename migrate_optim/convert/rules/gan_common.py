@@ -1,7 +1,7 @@
 """Shared knowledge of the GAN rules (MO2xx): 0.x model classes, ``train_cfg``, static numbers.
 
-Not a rule itself (it has no ``apply``). Spec §1.2 (which 0.x class reads which ``train_cfg`` key),
-§7 rule 1 (resolve the registry aliases first; the model reads ``model.train_cfg`` when present,
+Not a rule itself (it has no ``apply``). docs/gan.md#which-train_cfg-keys-each-class-reads
+(resolve the registry aliases first; the model reads ``model.train_cfg`` when present,
 else the top-level ``train_cfg``, because mmgen's ``build_model`` passes the top-level one only as a
 default argument).
 
@@ -24,7 +24,7 @@ from typing import Any
 from migrate_optim.convert.static import SDict, SEntry, SExpr, SList, SLit, SValue, gdict
 from migrate_optim.convert.translation import REMOVE, Translation
 
-#: 0.x registry names (aliases included, spec §1.2) -> (canonical class, family).
+#: 0.x registry names (aliases included, docs/gan.md) -> (canonical class, family).
 CLASSES: dict[str, tuple[str, str]] = {
     "StaticUnconditionalGAN": ("StaticUnconditionalGAN", "static"),
     "MSPIEStyleGAN2": ("MSPIEStyleGAN2", "mspie"),
@@ -79,7 +79,7 @@ class GanContext:
 
 
 def context(t: Translation) -> GanContext:
-    """Detect the 0.x model class and the train_cfg it reads (spec §7 rule 1)."""
+    """Detect the 0.x model class and the train_cfg it reads (docs/gan.md)."""
     model = t.cfg.get("model")
     model_d = model if isinstance(model, SDict) else None
     mtype = None

@@ -1,6 +1,6 @@
 """MO205 ProgressiveGrowingGAN (``PGGAN``, ``StyleGANV1``): optimizers and schedule from train_cfg.
 
-Spec §1.5, §2.2, §2.5 and §7 rule 4 (called by the GAN train_cfg rule, MO203). In 0.x the model
+docs/gan.md#pggan (called by the GAN train_cfg rule, MO203). In 0.x the model
 builds its optimizers from ``train_cfg.optimizer_cfg`` and, when the resolution stage changes and
 ``reset_optim_for_new_scale`` (default True), rebuilds them with
 ``lr = g_lr_schedule.get(str(scale), g_lr_base)`` (same for D); the first stage always uses the

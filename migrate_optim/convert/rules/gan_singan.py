@@ -1,6 +1,6 @@
 """MO206 SinGAN / PESinGAN: model keys and per-scale optimizers from train_cfg.
 
-Spec §1.6, §2.2, §2.3 and §7 rule 5 (called by the GAN train_cfg rule, MO203). 0.x SinGAN runs,
+docs/gan.md#singan (called by the GAN train_cfg rule, MO203). 0.x SinGAN runs,
 per ``train_step``, ``disc_steps`` D updates then ``generator_steps`` G updates, with a fresh
 ``Adam(lr=lr_g|lr_d, betas=(0.5, 0.999))`` for the current scale's blocks; MMagic runs one D
 update per iteration and a G round every ``discriminator_steps`` iterations. So:

@@ -1,6 +1,6 @@
 """MO203/MO204 the GAN ``train_cfg``: model class, D/G schedule, and where every key goes in 1.x.
 
-Spec §1.2-§1.7, §2.3, §2.4 and §7 rules 1-3. In MMGeneration 0.x the top-level ``train_cfg``
+docs/gan.md (class keys, schedules, step mapping). In MMGeneration 0.x the top-level ``train_cfg``
 (or ``model.train_cfg``) configures the *model*; in 1.x the top-level ``train_cfg`` is the
 training loop, and the model settings are ``model`` arguments. Per 0.x class (aliases resolved):
 
@@ -162,7 +162,8 @@ def ignored_steps(
 ) -> None:
     """Drop ``gen_steps``/``batch_accumulation_steps`` with a warning: only BasiccGAN read them.
 
-    Spec §1.2 and §7 rule 3: translating them for any other class would change training.
+    docs/gan.md#which-train_cfg-keys-each-class-reads: translating them for any other class would
+    change training.
     """
     for key in IGNORED_STEP_KEYS:
         entry = td.entry(key)
@@ -215,7 +216,7 @@ def _static(t: Translation, ctx: gc.GanContext, td: SDict, label: str) -> Plan |
 def _conditional(
     t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str
 ) -> Plan | None:
-    """Spec §1.4, §2.3: (K, S, B) -> (K // B, S, accumulative_counts=B) when K % B == 0."""
+    """docs/gan.md#step-mapping: (K, S, B) -> (K // B, S, accumulative_counts=B) when K % B == 0."""
     plan = Plan()
     k, k_entry = _steps(td, "disc_steps")
     s, s_entry = _steps(td, "gen_steps")
@@ -310,7 +311,7 @@ def _gd_wrappers(wrapper: SValue | None) -> dict[str, SDict] | None:
 
 
 def _translation(t: Translation, ctx: gc.GanContext, td: SDict, label: str) -> Plan | None:
-    """Spec §1.7, §2.2, §2.3: same keys on the 1.x model, but G phase i%k -> (i+1)%k."""
+    """docs/gan.md#translation-models: same keys on the 1.x model, but G phase i%k -> (i+1)%k."""
     plan = Plan()
     k, k_entry = _steps(td, "disc_steps")
     plan.put("discriminator_steps", k, k_entry)
