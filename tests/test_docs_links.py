@@ -58,3 +58,13 @@ def test_citation_resolves(where, page, anchor):
     assert target.is_file(), f"{where}: docs/{page} does not exist"
     if anchor:
         assert anchor in anchors(target), f"{where}: docs/{page} has no heading #{anchor}"
+
+
+def test_the_package_and_readme_cite_docs_not_the_spec():
+    cited = {page for where, page, _ in citations() if not where.startswith("docs/")}
+    assert "README.md" in cited  # the README links the index
+    assert {"optimizers.md", "optimizer-hooks.md", "fp16.md", "paramwise.md", "gan.md"} <= cited
+    for path in [ROOT / "README.md", *(ROOT / "migrate_optim").rglob("*.py")]:
+        text = path.read_text()
+        for stale in ("shared/spec", "semantics.md", "spec §", "Spec §"):
+            assert stale not in text, f"{path.relative_to(ROOT)} cites {stale!r}"

@@ -1,7 +1,8 @@
 """Which 0.x codebase a config belongs to: each trainer read ``optimizer_config``/``fp16`` its way.
 
-Spec §3.2: mmdet merges the top-level ``fp16`` into its optimizer hook, mmcls reads only
-``fp16['loss_scale']``, mmseg ignores it, and mmgen/mmedit register no optimizer hook at all.
+docs/fp16.md#top-level-fp16-per-codebase: mmdet merges the top-level ``fp16`` into its optimizer
+hook, mmcls reads only ``fp16['loss_scale']``, mmseg ignores it, and mmgen/mmedit register no
+optimizer hook at all.
 The research note on the other OpenMMLab 0.x codebases (``research/codebases.md``, Q1/Q2) sorts
 them into the same *train-API profiles* and lists the signals that identify them.
 
@@ -106,7 +107,7 @@ _IMPORT_NAMES: dict[str, str] = {
     "mmrazor": "mmrazor",
 }
 
-# Top-level ``model.type`` values decisive for one codebase (research note Q2.2; spec §1.2 for
+# Top-level ``model.type`` values decisive for one codebase (research note Q2.2; docs/gan.md for
 # mmgen). Names the note marks as shared (CycleGAN/Pix2Pix: mmgen and mmedit) are decided by
 # structural keys first.
 _MODEL_TYPES: dict[str, frozenset[str]] = {

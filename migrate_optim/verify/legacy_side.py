@@ -1,11 +1,12 @@
 """The 0.x side of ``verify``: train a 0.x config the way its codebase's train API did.
 
 Single-optimizer configs (mmdet/mmcls/mmseg): ``build_optimizer`` + the optimizer hook the
-codebase's train API registers for the config (:func:`resolve_optimizer_hook`, spec §3.2), driven
-by :class:`LegacyRunner` for ``N`` iterations (``runner.max_iters = N``, so cumulative hooks see
+codebase's train API registers for the config (:func:`resolve_optimizer_hook`,
+docs/optimizer-hooks.md), driven by :class:`LegacyRunner` for ``N`` iterations
+(``runner.max_iters = N``, so cumulative hooks see
 the same remainder as a 1.x run of ``N`` iterations). GAN configs (mmgen): ``build_optimizers``
 (one optimizer per module) and :class:`LegacyGANRunner` with the model class of ``model.type``
-and its ``train_cfg`` (spec §1), with a ``GradScaler`` when ``runner.fp16_loss_scaler`` is set.
+and its ``train_cfg`` (docs/gan.md), with a ``GradScaler`` when ``runner.fp16_loss_scaler`` is set.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Single wrapper: ``build_optim_wrapper``, then MMEngine's loop: ``initialize_coun
 ``update_params(loss)`` (``BaseModel.train_step``).
 
 GAN configs (an ``OptimWrapperDict``): :class:`ModernGANSchedule` re-implements the optimizer
-side of MMagic 1.2.0's ``train_step`` (spec §2.1-2.2):
+side of MMagic 1.2.0's ``train_step`` (docs/gan.md#the-mmagic-train_step):
 
 * ``BaseGAN`` family: D ``update_params`` every iteration inside its ``optim_context``; a G round
   iff ``(i + 1) % (discriminator_steps * accD) == 0``: D frozen, the G wrapper's counter reset
@@ -179,7 +179,8 @@ class ModernTrainer:
                     settings.amp = {**settings.amp, "dtype": None}
                     self.trace.notes.append(
                         f"NEW: {plan.model_type}.train_step does not enter optim_context, so "
-                        f"the autocast of {key}'s AmpOptimWrapper never applies (spec §2.2)"
+                        f"the autocast of {key}'s AmpOptimWrapper never applies "
+                        "(docs/gan.md#the-mmagic-train_step)"
                     )
                 self.trace.modules[key] = settings
             sched: dict[str, Any] = {"class": plan.model_type}
@@ -247,7 +248,7 @@ class ModernTrainer:
         """Train ``steps`` iterations as MMEngine's ``IterBasedTrainLoop`` would."""
         driver = self.driver
         try:
-            # Runner.train: a no-op for an OptimWrapperDict (spec §2.1).
+            # Runner.train: a no-op for an OptimWrapperDict (docs/gan.md#resume-caveats).
             self.wrapper.initialize_count_status(driver.model, 0, steps)
             for i in range(steps):
                 self.clock.iteration = i

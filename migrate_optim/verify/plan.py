@@ -1,8 +1,8 @@
 """What each config asks ``verify`` to train: single optimizer or GAN schedule, codebase, classes.
 
 Reads the loaded configs only (no torch): which 0.x trainer applies (codebase detected
-statically, or forced), which GAN ``train_step`` schedule each side runs (spec §1 for 0.x,
-§2.1-2.2 for 1.x), and the keys those schedules read.
+statically, or forced), which GAN ``train_step`` schedule each side runs (docs/gan.md), and the
+keys those schedules read.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ __all__ = [
     "plan_old",
 ]
 
-# MMagic 1.2.0 classes whose train_step is BaseGAN.train_step's schedule (spec §2.1, §2.2).
+# MMagic 1.2.0 classes whose train_step is BaseGAN.train_step's schedule
+# (docs/gan.md#the-mmagic-train_step).
 BASEGAN_TYPES = frozenset(
     {
         "BaseGAN",
@@ -43,7 +44,7 @@ BASEGAN_TYPES = frozenset(
         "MSPIEStyleGAN2",
     }
 )
-# StyleGAN2/3 and MSPIEStyleGAN2 do not enter optim_context (spec §2.2).
+# StyleGAN2/3 and MSPIEStyleGAN2 do not enter optim_context (docs/gan.md#the-mmagic-train_step).
 NO_CONTEXT_TYPES = frozenset({"StyleGAN2", "StyleGAN3", "MSPIEStyleGAN2"})
 TRANSLATION_TYPES = frozenset({"CycleGAN", "Pix2Pix"})
 # Schedules with per-scale optimizers: not modelled by verify.
@@ -237,11 +238,12 @@ def plan_old(cfg: Mapping, codebase: str) -> OldPlan:
         )
         if ignored:
             plan.notes.append(
-                f"OLD: {model_type} ignores train_cfg keys {ignored} (spec §1.2): not applied"
+                f"OLD: {model_type} ignores train_cfg keys {ignored} (docs/gan.md): not applied"
             )
         if cfg.get("optimizer_config"):
             plan.notes.append(
-                "OLD: mmgen's train API ignores optimizer_config (spec §1.9): no clipping, "
+                "OLD: mmgen's train API ignores optimizer_config (docs/optimizer-hooks.md): "
+                "no clipping, "
                 "no optimizer hook"
             )
         return plan

@@ -30,7 +30,7 @@ from migrate_optim.convert.static import SDict, SEntry, SExpr, SList, SLit, SVal
 from migrate_optim.convert.translation import REMOVE, Translation
 from migrate_optim.facts import DEFAULT_CONSTRUCTORS, MULTI_CONSTRUCTOR
 
-#: 0.x registry names (aliases included, spec §1.2) -> (canonical class, family).
+#: 0.x registry names (aliases included, docs/gan.md) -> (canonical class, family).
 CLASSES: dict[str, tuple[str, str]] = {
     "StaticUnconditionalGAN": ("StaticUnconditionalGAN", "static"),
     "MSPIEStyleGAN2": ("MSPIEStyleGAN2", "mspie"),
@@ -85,7 +85,7 @@ class GanContext:
 
 
 def context(t: Translation) -> GanContext:
-    """Detect the 0.x model class and the train_cfg it reads (spec §7 rule 1)."""
+    """Detect the 0.x model class and the train_cfg it reads (docs/gan.md)."""
     model = t.cfg.get("model")
     model_d = model if isinstance(model, SDict) else None
     mtype = None

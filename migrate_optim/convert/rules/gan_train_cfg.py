@@ -1,6 +1,6 @@
 """MO203/MO204 the GAN ``train_cfg``: model class, D/G schedule, and where every key goes in 1.x.
 
-Spec §1.2-§1.7, §2.3, §2.4 and §7 rules 1-3. In MMGeneration 0.x the top-level ``train_cfg``
+docs/gan.md (class keys, schedules, step mapping). In MMGeneration 0.x the top-level ``train_cfg``
 (or ``model.train_cfg``) configures the *model*; in 1.x the top-level ``train_cfg`` is the
 training loop, and the model settings are ``model`` arguments. Per 0.x class (aliases resolved):
 

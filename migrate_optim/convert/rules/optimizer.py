@@ -1,19 +1,20 @@
 """MO101 ``optimizer`` -> ``optim_wrapper`` for single-optimizer configs; MO109 constructors.
 
-Spec §3.3 item 1 and §7 rule 6: ``optimizer=dict(type=..., lr=..., constructor=...,
+docs/optimizers.md#where-the-optimizer-lives: ``optimizer=dict(type=..., lr=..., constructor=...,
 paramwise_cfg=...)`` becomes ``optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type=...,
 lr=...), constructor=..., paramwise_cfg=...)``: ``constructor`` and ``paramwise_cfg`` move out
 of the optimizer into the wrapper (``build_optim_wrapper`` pops them there, mmcv's
 ``build_optimizer`` popped them from the optimizer).
 
-Constructor names (spec §3.3 items 1 and 9, research note Q3; only names the note verified):
+Constructor names (docs/optimizers.md#constructor-names, research note Q3; only names the note
+verified):
 mmcv ``DefaultOptimizerConstructor`` -> MMEngine ``DefaultOptimWrapperConstructor``; mmdet's and
 mmseg's layer-decay constructors keep their names in their 1.x packages. Constructors whose 1.x
 successor reads different keys or computes different groups (mmpose layer decay, mmselfsup
 fine-tuning constructors, mmdet3d's early constructors) are left with a TODO; unknown names are
 kept with a warning.
 
-Per-module optimizer dicts (every value a dict: MMGeneration/MMEditing GANs, spec §1.9) are left
+Per-module optimizer dicts (every value a dict: MMGeneration/MMEditing GANs, docs/gan.md) are left
 to the multi-optimizer rule.
 """
 
@@ -81,7 +82,7 @@ def apply(t: Translation) -> None:
     optimizer = t.cfg.get("optimizer")
     if optimizer is None and t.codebase in (None, "mmedit"):
         # mmedit 0.x reads `optimizers`; without a dict-of-dicts it builds one optimizer for
-        # the whole model (spec §3.2, mmedit build_optimizers)
+        # the whole model (docs/gan.md#per-module-optimizers)
         source = "optimizers"
         optimizer = t.cfg.get("optimizers")
     if not isinstance(optimizer, SDict) or is_per_module(optimizer):

@@ -1,16 +1,17 @@
 """MO102 ``optimizer_config`` (and the top-level ``fp16``) -> fields of ``optim_wrapper``.
 
-Spec §3.1, §3.2 and §7 rule 7; research note ``codebases.md`` Q1 and Q4 for the codebases the
-spec does not cover. The rule rebuilds, statically, the optimizer hook that the codebase's 0.x
-trainer registered, then maps it onto the wrapper:
+docs/optimizer-hooks.md and docs/fp16.md; research note ``codebases.md`` Q1 and Q4 for the
+codebases the docs do not cover. The rule rebuilds, statically, the optimizer hook that the
+codebase's 0.x trainer registered, then maps it onto the wrapper:
 
 * ``OptimizerHook`` (and the ``DistOptimizerHook`` variants that behave like it):
   ``grad_clip`` -> ``clip_grad`` (norm clipping; ``None`` stays ``None``);
 * ``GradientCumulativeOptimizerHook(cumulative_iters=c)`` -> ``accumulative_counts=c``
-  (identical counting and loss factors, spec §4.1);
+  (identical counting and loss factors, docs/optimizer-hooks.md#gradient-accumulation);
 * ``Fp16OptimizerHook`` / ``GradientCumulativeFp16OptimizerHook`` -> ``type='AmpOptimWrapper'``
   with ``loss_scale`` written out, the 0.x default ``512.`` included (MMEngine's default is
-  ``'dynamic'``, §4.3); ints become floats (mmcv rejected ints, MMEngine too);
+  ``'dynamic'``, docs/fp16.md#loss-scale-values); ints become floats (mmcv rejected ints,
+  MMEngine too);
   ``coalesce``/``bucket_size_mb``/``distributed`` have no 1.x meaning and are dropped;
 * ``detect_anomalous_params=True`` -> ``model_wrapper_cfg=dict(type='MMDistributedDataParallel',
   detect_anomalous_params=True)``;
@@ -20,7 +21,8 @@ trainer registered, then maps it onto the wrapper:
   Forms with no exact 1.x equivalent (``update_interval>1`` of hooks without a final step,
   ``frozen_layers_cfg``, mmtrack's backbone unfreezing) are left with a TODO.
 
-How each trainer turns ``optimizer_config`` and ``fp16`` into that hook (§3.2, note Q1):
+How each trainer turns ``optimizer_config`` and ``fp16`` into that hook
+(docs/fp16.md#top-level-fp16-per-codebase, note Q1):
 ``Fp16OptimizerHook(**optimizer_config, **fp16)`` whenever ``fp16`` is not None (mmdet and
 mmdet-like codebases; ``fp16 = dict()`` therefore enables fp16 with ``loss_scale=512.``);
 ``Fp16OptimizerHook(**optimizer_config, loss_scale=fp16['loss_scale'])`` (mmcls; ``fp16 =
@@ -72,7 +74,7 @@ _FP16 = {
 }
 _DIST_COMMON = {"grad_clip": "clip_grad", "coalesce": DROP, "bucket_size_mb": DROP}
 
-#: mmcv 1.7.2 hooks (spec §3.1), registered for every codebase
+#: mmcv 1.7.2 hooks (docs/optimizer-hooks.md#the-mmcv-hooks), registered for every codebase
 MMCV_HOOKS: dict[str, HookSpec] = {
     "OptimizerHook": HookSpec(_PLAIN),
     "GradientCumulativeOptimizerHook": HookSpec(
@@ -259,7 +261,7 @@ def _default_hook(codebase: str | None) -> str:
 
 
 def _merge_fp16(t: Translation, hook: SDict, fp16: SDict, profile: str | None) -> SDict | None:
-    """The hook config the trainer built from optimizer_config + an active fp16 (spec §3.2)."""
+    """The hook config the trainer built from optimizer_config + an active fp16 (docs/fp16.md)."""
     hook_type = "GradAccumFp16OptimizerHook" if profile == cb.SELFSUP else "Fp16OptimizerHook"
 
     def fail(message: str, at: SValue | SEntry) -> None:
