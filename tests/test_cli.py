@@ -44,9 +44,10 @@ def test_help_documents_the_exit_codes():
     for args in (["--help"], ["convert", "--help"]):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0
-        assert "  0  done, or nothing to do" in result.output
-        assert "  1  changes needed (--check, --diff)" in result.output
-        assert "  2  some input could not be handled" in result.output
+        assert "  0  done, nothing to do, or equivalent" in result.output
+        assert "  1  changes needed (--check, --diff), findings at --fail-on" in result.output
+        assert "  2  bad input or options: some input could not be handled" in result.output
+        assert "  3  could not verify" in result.output
 
 
 def test_convert_in_place(cwd):
@@ -113,7 +114,7 @@ def test_bad_input_is_one_line_and_the_rest_is_converted(cwd):
     write(cwd / "bad.py", b"x = 1\ny = '\xff'\n")
     write(cwd / "z.py", OLD)
     long_dir = "d" * 120
-    write(cwd / long_dir / "e.py", b"")
+    write(cwd / long_dir / "e.py", b"x = (\n")
     result = cli(".", "missing.py")
     assert result.exit_code == 2
     assert (cwd / "a.py").read_text() == NEW and (cwd / "z.py").read_text() == NEW
@@ -122,7 +123,7 @@ def test_bad_input_is_one_line_and_the_rest_is_converted(cwd):
         "converted a.py",
         "bad.py:2: error: not valid UTF-8: byte 0xff at column 6",
         # One line whatever the terminal width.
-        f"{long_dir}/e.py:1: error: empty file (0 bytes): nothing to convert",
+        f"{long_dir}/e.py:1: error: syntax error: '(' was never closed",
         "converted z.py",
         "missing.py:1: error: no such file or directory",
         "5 files scanned: 2 changed, 0 unchanged, 0 with findings, 3 failed",
@@ -162,7 +163,7 @@ def test_stdin_to_stdout(cwd):
 
 def test_json_report(cwd):
     write(cwd / "a.py", OLD + "x = 1  # FINDING\n")
-    write(cwd / "b.py", b"")
+    write(cwd / "b.py", b"x = (\n")
     result = cli("--json", "--diff", "a.py", "b.py")
     assert result.exit_code == 2
     data = json.loads(result.stdout)
@@ -175,7 +176,7 @@ def test_json_report(cwd):
     }
     assert data["files"][0]["diff"].startswith("--- a/a.py\n+++ b/a.py\n")
     assert data["files"][1]["error"]["message"] == (
-        "b.py:1: error: empty file (0 bytes): nothing to convert"
+        "b.py:1: error: syntax error: '(' was never closed"
     )
     assert data["findings"] == [
         {
@@ -187,7 +188,7 @@ def test_json_report(cwd):
         }
     ]
     # Errors still reach stderr; the summary does not.
-    assert result.stderr == "b.py:1: error: empty file (0 bytes): nothing to convert\n"
+    assert result.stderr == "b.py:1: error: syntax error: '(' was never closed\n"
 
 
 def test_json_with_stdin_output_is_refused(cwd):
@@ -250,3 +251,77 @@ def test_convert_in_a_real_process_does_not_import_torch(tmp_path):
         "bad.py:1: error: syntax error: '(' was never closed",
         "2 files scanned: 0 changed, 1 unchanged, 0 with findings, 1 failed",
     ]
+
+
+# ---- --select / --ignore (the real converter) --------------------------------------------------
+
+SELECT_FILES = {
+    "a.py": (
+        "optimizer = dict(type='SGD', lr=0.01, paramwise_cfg=dict(bias_lr_mult=2.))\n"
+        "optimizer_config = dict(grad_clip=None)\n"
+    ),
+    "b.py": (
+        "optimizer = dict(type='SGD', lr=0.01)\n"
+        "optimizer_config = dict(grad_clip=None, foo=1)\n"
+    ),
+}
+
+
+def _select_run(tmp_path, monkeypatch, *options):
+    monkeypatch.chdir(tmp_path)
+    for name, text in SELECT_FILES.items():
+        write(tmp_path / name, text)
+    result = cli("--json", "--diff", *options, "a.py", "b.py")
+    data = json.loads(result.stdout)
+    ids = sorted({f["rule_id"] for f in data["findings"]})
+    return result, data, ids
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ((), ["MO102", "MO105", "MO108"]),
+        (("--select", "MO10"), ["MO102", "MO105", "MO108"]),
+        (("--select", "MO102,MO105"), ["MO102", "MO105"]),
+        (("--ignore", "MO1"), []),
+        (("--ignore", "mo108, MO105"), ["MO102"]),
+        (("--select", "MO1", "--ignore", "MO10"), []),
+        (("--select", "MO105", "--ignore", "MO1"), ["MO105"]),  # the more specific wins
+    ],
+)
+def test_select_and_ignore_filter_the_reported_findings(tmp_path, monkeypatch, options, expected):
+    result, data, ids = _select_run(tmp_path, monkeypatch, *options)
+    assert ids == expected
+    assert all(f["rule_id"] in expected for file in data["files"] for f in file["findings"])
+    assert data["summary"]["with_findings"] == len({f["path"] for f in data["findings"]})
+    assert result.exit_code == 1  # --diff with changes, whatever is shown
+
+
+def test_ignoring_a_todo_hides_the_finding_but_not_the_comment(tmp_path, monkeypatch):
+    _, shown, _ = _select_run(tmp_path, monkeypatch)
+    _, hidden, ids = _select_run(tmp_path, monkeypatch, "--ignore", "MO102")
+    assert "MO102" not in ids
+    diff = [f["diff"] for f in hidden["files"] if f["path"] == "b.py"][0]
+    assert "# TODO(migrate-optim): [MO102]" in diff
+    assert [f["diff"] for f in hidden["files"]] == [f["diff"] for f in shown["files"]]
+    # and without --json: nothing about MO102 on stderr, the file is still written with its TODO
+    result = cli("--ignore", "MO102", "b.py")
+    assert result.exit_code == 0 and "MO102" not in result.stderr
+    assert "# TODO(migrate-optim): [MO102]" in (tmp_path / "b.py").read_text()
+
+
+@pytest.mark.parametrize("bad", ["MO9", "E501", "MO1,nope"])
+def test_an_unknown_id_is_a_usage_error_and_nothing_is_written(tmp_path, monkeypatch, bad):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "a.py", SELECT_FILES["a.py"])
+    for option in ("--select", "--ignore"):
+        result = cli(option, bad, "a.py")
+        assert result.exit_code == 2
+        assert "unknown finding id or prefix" in result.stderr
+        assert (tmp_path / "a.py").read_text() == SELECT_FILES["a.py"]
+
+
+def test_help_says_what_ignoring_means():
+    text = CliRunner().invoke(main, ["convert", "--help"]).output
+    assert "--select" in text and "--ignore" in text
+    assert "Ignoring only hides findings" in " ".join(text.split())

@@ -1,29 +1,53 @@
-"""The README documents every finding id the converter can emit, and shows the CI test command."""
+"""The README's finding table is the catalogue's (both ways), and it shows the CI test command."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-import migrate_optim
+from migrate_optim.convert.findings import FindingId, findings_table, with_findings_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def ids_in_code() -> set[str]:
-    found: set[str] = set()
-    for path in Path(migrate_optim.__file__).parent.joinpath("convert").rglob("*.py"):
-        found |= set(re.findall(r'"(MO\d{3})"', path.read_text(encoding="utf-8")))
-    return found
+def readme_rows(readme: str) -> list[str]:
+    """The id of every row of the README's finding table, duplicates kept."""
+    return re.findall(r"^\| (MO\d{3}) \|", readme, flags=re.M)
 
 
-def test_every_finding_id_has_a_row_in_the_readme_table() -> None:
+def slugs(readme: str) -> set[str]:
+    """GitHub's anchors of the README's headings."""
+    out = set()
+    for heading in re.findall(r"^#+ (.+)$", readme, flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        out.add(slug)
+    return out
+
+
+def test_readme_finding_table_is_the_catalogue_both_ways() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    rows = set(re.findall(r"^\| (MO\d{3}) \|", readme, flags=re.M))
-    code = ids_in_code()
-    assert code, "no finding ids found in the converter"
-    assert code - rows == set(), f"undocumented finding ids: {sorted(code - rows)}"
-    assert rows - code == set(), f"README documents ids the code never emits: {sorted(rows - code)}"
+    rows = readme_rows(readme)
+    catalogue = [fid.value for fid in FindingId]
+    assert len(rows) == len(set(rows)), f"README rows repeat an id: {sorted(rows)}"
+    assert set(catalogue) - set(rows) == set(), "ids missing from the README table"
+    assert set(rows) - set(catalogue) == set(), "README documents ids no rule emits"
+    # the whole table, as `python -m migrate_optim.convert.findings` writes it
+    assert findings_table() in readme, "regenerate: python -m migrate_optim.convert.findings"
+
+
+def test_every_catalogue_docs_section_exists() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    anchors = slugs(readme)
+    for fid in FindingId:
+        page, _, anchor = fid.docs.partition("#")
+        assert page == "README.md" and anchor in anchors, f"{fid}: no section {fid.docs}"
+
+
+def test_regenerating_the_table_fixes_a_stale_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    stale = readme.replace("| MO110 |", "| MO199 |")
+    assert set(readme_rows(stale)) - {fid.value for fid in FindingId} == {"MO199"}
+    assert with_findings_table(stale) == readme
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -7,13 +7,18 @@ kept, inherited ones are left to the bases, and where a key must disappear it wr
 default or, failing that, ``_delete_=True`` with the full value. Values are rendered from their
 original libcst nodes wherever possible, so comments and layout inside them survive; generated
 dicts follow the OpenMMLab (yapf) style.
+
+Every statement-level edit lives here too: :class:`FileEdits` is what :mod:`.core` decided for
+one file (statements replaced, removed or added, TODO lines, trailing comments moved onto the
+items they describe), and :func:`rewrite` applies it to the file's libcst module. Nothing here
+keeps state between calls.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import libcst as cst
@@ -98,7 +103,7 @@ def override(
     value, elsewhere it would stay behind as a key.
     """
     if inherited is None or inherited is REMOVE:
-        return desired
+        return _strip_deletes(desired)  # nothing below it to delete
     if isinstance(desired, SDict) and not isinstance(inherited, SDict):
         # mmcv and MMEngine refuse to merge a dict into a non-dict (e.g. `clip_grad=None`):
         # TypeError unless the dict carries `_delete_=True`
@@ -177,7 +182,7 @@ class Renderer:
     cm: ConfigModule
     file: Path | None
     #: original text of another file of the tree, for values taken from it (re-indenting)
-    source_of: Callable[[Path], str] | None = None
+    source_of: Callable[[Path], str]
 
     def expr(self, value: SValue, indent: int, start: int | None = None) -> cst.BaseExpression:
         """A libcst expression for ``value`` on a line indented by ``indent`` columns.
@@ -218,9 +223,7 @@ class Renderer:
     def _source_of(self, file: Path) -> str:
         if self.cm.path is not None and file == self.cm.path:
             return self.cm.source
-        if self.source_of is not None:
-            return self.source_of(file)
-        return _SOURCES.get(file, "")
+        return self.source_of(file)
 
     def _list(self, value: SList, indent: int) -> cst.BaseExpression:
         if value.node is not None and _all_items_reused(value):
@@ -322,15 +325,6 @@ class Renderer:
         return node.with_changes(lbrace=cst.LeftCurlyBrace(whitespace_after=opening))
 
 
-_SOURCES: dict[Path, str] = {}
-
-
-def remember_source(path: Path | None, text: str) -> None:
-    """Record the text of a file whose nodes may be reused elsewhere (for indentation)."""
-    if path is not None:
-        _SOURCES[path] = text
-
-
 def literal_node(value: object) -> cst.BaseExpression:
     """A libcst node for a Python literal (the common scalars built directly: fast)."""
     if isinstance(value, bool) or value is None:
@@ -340,14 +334,8 @@ def literal_node(value: object) -> cst.BaseExpression:
     if isinstance(value, int) and value >= 0:
         return cst.Integer(repr(value))
     if isinstance(value, float) and value >= 0 and math.isfinite(value):
-        return cst.Float(_literal_code(value))
-    return cst.parse_expression(_literal_code(value))
-
-
-def _literal_code(value: object) -> str:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
-        return repr(value)  # e.g. 512.0
-    return repr(value)
+        return cst.Float(repr(value))  # repr keeps a float a float: 512.0
+    return cst.parse_expression(repr(value))
 
 
 def _is_exact(value: SValue) -> bool:
@@ -530,7 +518,372 @@ def removed_comments(stmt: cst.SimpleStatementLine) -> list[cst.EmptyLine]:
     return lines
 
 
-StatementEdit = Callable[[cst.SimpleStatementLine], list[cst.SimpleStatementLine]]
+@dataclass
+class FileEdits:
+    """The statement edits of one file, decided by :mod:`.core` and applied by :func:`rewrite`.
+
+    Values are what the converted file assigns, nodes how they are written.
+    """
+
+    #: key -> (value, node) for a statement whose value is replaced
+    replace: dict[str, tuple[SValue, cst.BaseExpression]] = field(default_factory=dict)
+    #: keys whose statements are deleted (their comments are kept)
+    remove: set[str] = field(default_factory=set)
+    #: key -> (statement it follows, value, node) for a new statement
+    new: dict[str, tuple[str | None, SValue, cst.BaseExpression]] = field(default_factory=dict)
+    #: statement -> the TODO messages written above it
+    todos: dict[str, list[str]] = field(default_factory=dict)
+    #: statements whose trailing comment moved onto an item of a new value
+    moved: set[str] = field(default_factory=set)
+    #: key -> the trailing comment of the statement holding its new value (None: drop)
+    trailer: dict[str, cst.Comment | None] = field(default_factory=dict)
+
+    def drop(self, key: str) -> None:
+        """Leave the statement of ``key`` as it is."""
+        self.remove.discard(key)
+        self.replace.pop(key, None)
+        self.new.pop(key, None)
+        self.trailer.pop(key, None)
 
 
-_item_key = item_key  # the name before it became public
+def place_comments(
+    cm: ConfigModule,
+    key: str,
+    value: SValue,
+    node: cst.BaseExpression,
+    statements: list[str],
+    edits: FileEdits,
+) -> cst.BaseExpression:
+    """Move trailing comments of the 0.x statements a multi-line value replaces onto the
+    items that came from them (``optimizer = dict(...)  # lr for 8 GPUs`` stays beside
+    ``optimizer=dict(...)``), instead of leaving them after the value's closing bracket."""
+    if not isinstance(value, SDict) or not isinstance(node, (cst.Call, cst.Dict)):
+        return node
+    if "\n" not in cm.module.code_for_node(node):
+        return node
+    if not statements:
+        return node
+    owner, sources = statements[0], statements
+    items = list(node.args if isinstance(node, cst.Call) else node.elements)
+    item_keys = [item_key(i) for i in items]
+    trailer: cst.Comment | None = None
+    for src in sources:
+        binding = cm.bindings[src]
+        comment = binding.statement.trailing_whitespace.comment
+        if comment is None:
+            continue
+        derived = _derived_entry(value, binding.value)
+        if derived is None or derived not in item_keys:
+            continue
+        idx = item_keys.index(derived)
+        if idx == len(items) - 1:
+            # the statement's own trailing comment sits beside the last item already; a
+            # later source's comment may take that place only if the owner's has left it
+            owner_free = owner in edits.moved or _comment_of(cm, owner) is None
+            if trailer is None and (src == owner or owner_free):
+                trailer = comment
+                edits.moved.add(src)
+            continue
+        item = items[idx]
+        comma = item.comma
+        if not (
+            isinstance(comma, cst.Comma)
+            and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace)
+            and comma.whitespace_after.first_line.comment is None
+        ):
+            continue
+        ws = comma.whitespace_after
+        first = cst.TrailingWhitespace(whitespace=cst.SimpleWhitespace("  "), comment=comment)
+        items[idx] = item.with_changes(
+            comma=comma.with_changes(whitespace_after=ws.with_changes(first_line=first))
+        )
+        edits.moved.add(src)
+    if trailer is not None:
+        edits.trailer[key] = trailer
+    elif owner in edits.moved:
+        edits.trailer[key] = None
+    if isinstance(node, cst.Call):
+        return node.with_changes(args=items)
+    return node.with_changes(elements=items)
+
+
+
+def _new_statement(key: str, node: cst.BaseExpression, edits: FileEdits) -> cst.BaseStatement:
+    """A fresh ``key = node`` statement with its trailing comment and TODOs."""
+    return _add_todos(_trail(assign(key, node), key, key, edits), edits.todos.get(key, []))
+
+def _trail(
+    stmt: cst.SimpleStatementLine, name: str, key: str, edits: FileEdits
+) -> cst.SimpleStatementLine:
+    """The trailing comment of the statement ``name`` now holding ``key``'s new value."""
+    if key in edits.trailer:
+        comment = edits.trailer[key]
+    elif name in edits.moved:
+        comment = None
+    else:
+        return stmt
+    if comment is None:
+        return stmt.with_changes(trailing_whitespace=cst.TrailingWhitespace())
+    return stmt.with_changes(
+        trailing_whitespace=cst.TrailingWhitespace(
+            whitespace=cst.SimpleWhitespace("  "), comment=comment
+        )
+    )
+
+
+
+def rewrite(cm: ConfigModule, edits: FileEdits) -> str:
+    """The text of ``cm`` with ``edits`` applied (its own text when there are none)."""
+    replace = {k: node for k, (_v, node) in edits.replace.items()}
+    remove = edits.remove
+    new = {k: (anchor, node) for k, (anchor, _v, node) in edits.new.items()}
+    todos = edits.todos
+    if not (replace or remove or new or todos):
+        return cm.source
+    stmt_key = {id(b.statement): k for k, b in cm.bindings.items()}
+    # statements of names the reader could not follow: they can only receive TODOs
+    todo_only = {
+        id(st): name
+        for name, st in cm.dynamic_statements.items()
+        if id(st) not in stmt_key and name in todos and name not in cm.bindings
+    }
+    placed_after: dict[str, list[tuple[str, cst.BaseExpression]]] = {}
+    unplaced: list[tuple[str, cst.BaseExpression]] = []
+    for key, (anchor, node) in new.items():
+        if anchor is not None:
+            placed_after.setdefault(anchor, []).append((key, node))
+        else:
+            unplaced.append((key, node))
+
+    # comments inside a replaced or removed 0.x value that did not travel into a new value
+    # (with an entry that moved) are kept as comment lines above the statement
+    rendered: set[str] = set()
+    for node in list(replace.values()) + [n for _a, n in new.values()]:
+        rendered.update(_comments_in(node))
+
+    def left_behind(stmt: cst.SimpleStatementLine) -> list[cst.EmptyLine]:
+        value = stmt.body[0].value  # type: ignore[union-attr]
+        return [
+            cst.EmptyLine(comment=cst.Comment(c))
+            for c in dict.fromkeys(_comments_in(value))
+            if c not in rendered
+        ]
+
+    body: list[cst.BaseStatement] = []
+    carry: list[cst.EmptyLine] = []  # comments of deleted statements
+    header = list(cm.module.header)  # the first statement's comments live here
+    for stmt in cm.module.body:
+        key = stmt_key.get(id(stmt))
+        if key is None:
+            s = _prepend(stmt, carry)
+            if id(stmt) in todo_only:
+                above = header if not body else None
+                s = _add_todos(s, todos[todo_only[id(stmt)]], above)
+            body.append(s)
+            carry = []
+            continue
+        assert isinstance(stmt, cst.SimpleStatementLine)
+        incoming = placed_after.get(key, [])
+        if key in remove:
+            if incoming:
+                first_key, first_node = incoming[0]
+                s = _trail(_retarget(stmt, first_key, first_node), key, first_key, edits)
+                s = _append_lines(_prepend(s, carry), left_behind(stmt))
+                above = header if not body else None
+                # a non-blocking TODO of the removed key belongs to what replaces it
+                msgs = todos.get(first_key, []) + todos.get(key, [])
+                body.append(_add_todos(s, msgs, above))
+                carry = []
+                for k2, n2 in incoming[1:]:
+                    body.append(_new_statement(k2, n2, edits))
+            else:
+                lines = removed_comments(stmt)
+                if key in edits.moved and stmt.trailing_whitespace.comment is not None:
+                    lines = lines[:-1]  # the trailing comment went onto an item
+                carry = carry + lines + left_behind(stmt)
+            continue
+        s = stmt
+        if key in replace:
+            s = _trail(_retarget(stmt, key, replace[key]), key, key, edits)
+            s = _append_lines(s, left_behind(stmt))
+        s = _add_todos(_prepend(s, carry), todos.get(key, []), header if not body else None)
+        carry = []
+        body.append(s)
+        for k2, n2 in incoming:
+            body.append(_new_statement(k2, n2, edits))
+    for k2, n2 in unplaced:
+        body.append(_new_statement(k2, n2, edits))
+    body = _define_before_use(body)
+    module = cm.module.with_changes(body=body)
+    if any(ln.comment is not None for ln in carry):
+        module = module.with_changes(footer=list(carry) + list(module.footer))
+    return module.code
+
+
+
+
+class _Comments(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.found.append(node.value)
+
+
+def _comments_in(node: cst.CSTNode) -> list[str]:
+    """Every comment inside ``node``, in order."""
+    visitor = _Comments()
+    node.visit(visitor)
+    return visitor.found
+
+
+def _append_lines(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
+    if not lines:
+        return stmt
+    return stmt.with_changes(leading_lines=list(stmt.leading_lines) + lines)
+
+
+def _derived_entry(ov: SDict, source: SValue) -> str | None:
+    """The top-level entry of ``ov`` that came from the end of the 0.x value ``source``.
+
+    A statement's trailing comment sits on the line of the last item of its dict: the entry
+    made from that item, else the entry made from the whole value, else any entry made from
+    one of its items.
+    """
+    if isinstance(source, SDict) and isinstance(source.node, (cst.Call, cst.Dict)):
+        items = list(
+            source.node.args if isinstance(source.node, cst.Call) else source.node.elements
+        )
+        if items:
+            last = items[-1]
+            for k, e in ov.entries.items():
+                if e.arg is last or (e.value.node is not None and e.value.node is last.value):
+                    return k
+    args: set[int] = set()
+    nodes: set[int] = set()
+    if isinstance(source, SDict):
+        for e in source.entries.values():
+            if e.arg is not None:
+                args.add(id(e.arg))
+            if e.value.node is not None:
+                nodes.add(id(e.value.node))
+    for k, e in ov.entries.items():
+        v = e.value
+        if v is source or (v.node is not None and v.node is source.node):
+            return k
+        if e.arg is not None and id(e.arg) in args:
+            return k
+        if v.node is not None and id(v.node) in nodes:
+            return k
+    return None
+
+
+def _comment_of(cm: ConfigModule, key: str) -> cst.Comment | None:
+    return cm.bindings[key].statement.trailing_whitespace.comment
+
+
+
+
+def _define_before_use(body: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
+    """Move each assignment below the module-level bindings its value reads.
+
+    A rewritten value may read a variable that the file binds further down (e.g. a GAN rule
+    adds ``discriminator_steps=n_disc`` to a ``model`` dict written above ``n_disc = 5``). Such
+    a statement moves to just after the last binding it needs, unless a statement it would
+    jump over reads its own name. Untouched 0.x statements never read later bindings (the file
+    would not have run), so only rewritten ones move.
+    """
+    body = list(body)
+    for _ in range(len(body)):
+        moved = False
+        first: dict[str, int] = {}  # a name read before its first binding is unbound there
+        for i, stmt in enumerate(body):
+            for name in _assigned_names(stmt):
+                first.setdefault(name, i)
+        for i, stmt in enumerate(body):
+            own = _assigned_names(stmt)
+            if len(own) != 1:
+                continue
+            later = [first[n] for n in _read_names(stmt) - own if first.get(n, -1) > i]
+            if not later:
+                continue
+            j = max(later)
+            if any(own & _read_names(s) for s in body[i + 1 : j + 1]):
+                continue
+            body.insert(j, body.pop(i))
+            moved = True
+            break
+        if not moved:
+            break
+    return body
+
+
+def _assigned_names(stmt: cst.BaseStatement) -> set[str]:
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return set()
+    out = set()
+    for small in stmt.body:
+        if isinstance(small, cst.Assign):
+            out.update(t.target.value for t in small.targets if isinstance(t.target, cst.Name))
+    return out
+
+
+class _Reads(cst.CSTVisitor):
+    """Names an expression reads (not attribute names, keywords or lambda-local code)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+def _read_names(stmt: cst.BaseStatement) -> set[str]:
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return set()
+    v = _Reads()
+    for small in stmt.body:
+        if isinstance(small, cst.Assign):
+            small.value.visit(v)
+        else:
+            small.visit(v)
+    return v.names
+
+
+def _retarget(
+    stmt: cst.SimpleStatementLine, key: str, value: cst.BaseExpression
+) -> cst.SimpleStatementLine:
+    assign_node = stmt.body[0]
+    assert isinstance(assign_node, cst.Assign)
+    target = assign_node.targets[0]
+    new_target = target.with_changes(target=cst.Name(key))
+    return stmt.with_changes(body=[assign_node.with_changes(targets=[new_target], value=value)])
+
+
+def _prepend(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
+    if not any(ln.comment is not None for ln in lines):
+        return stmt  # only blank lines: the statement keeps its own spacing
+    return stmt.with_changes(leading_lines=list(lines) + list(stmt.leading_lines))
+
+
+def _add_todos(
+    stmt: cst.BaseStatement, messages: list[str], above: list[cst.EmptyLine] | None = None
+) -> cst.BaseStatement:
+    if not messages:
+        return stmt
+    existing = list(above or []) + list(stmt.leading_lines)
+    extra = todo_lines(messages, existing)
+    if not extra:
+        return stmt
+    return stmt.with_changes(leading_lines=existing + extra)

@@ -7,7 +7,7 @@ keyword arguments and ``{...}`` literals with string keys), lists/tuples, litera
 the libcst node and file it came from, so an emitter can reuse the original text (and its
 comments) and knows which values a file wrote itself.
 
-Inheritance follows mmcv 1.x ``Config._merge_a_into_b`` (spec §3.2 context; identical in
+Inheritance follows mmcv 1.x ``Config._merge_a_into_b`` (identical in
 MMEngine): sibling bases must not share keys, a child dict is merged key by key into a base dict
 unless it carries ``_delete_=True``, anything else replaces.
 """
@@ -25,7 +25,7 @@ from typing import Any
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from migrate_optim.convert.findings import ConvertError, display_path
+from migrate_optim.convert.findings import STDIN_NAME, ConvertError, display_path
 
 DELETE_KEY = "_delete_"
 
@@ -308,7 +308,7 @@ class ConfigModule:
 
 def parse_config(source: str, path: Path | None) -> ConfigModule:
     """Parse config text into a :class:`ConfigModule`; syntax errors become ConvertError."""
-    shown = display_path(path) if path is not None else "<stdin>"
+    shown = display_path(path) if path is not None else STDIN_NAME
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -366,7 +366,7 @@ class _Reader:
                 if isinstance(item, SLit) and isinstance(item.value, str):
                     base_specs.append((item.value, item.line or base.line))
                 else:
-                    shown = display_path(self.path) if self.path else "<stdin>"
+                    shown = display_path(self.path) if self.path else STDIN_NAME
                     raise ConvertError(
                         shown, base.line, "_base_ must be a string or a list of strings"
                     )

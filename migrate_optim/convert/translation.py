@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migrate_optim.convert.findings import Severity
+from migrate_optim.convert.findings import FindingId, Severity
 from migrate_optim.convert.static import SDict, SEntry, SValue
 
 #: Marks a top-level key the translation removes.
@@ -29,7 +29,7 @@ class Note:
     for ``error`` notes (the key is then usually left as it was).
     """
 
-    rule_id: str
+    rule_id: FindingId
     severity: Severity
     message: str
     at: SValue | SEntry | None = None
@@ -78,7 +78,7 @@ class Translation:
 
     def note(
         self,
-        rule_id: str,
+        rule_id: FindingId,
         severity: Severity,
         message: str,
         at: SValue | SEntry | None = None,
@@ -89,7 +89,7 @@ class Translation:
 
     def todo(
         self,
-        rule_id: str,
+        rule_id: FindingId,
         message: str,
         key: str,
         at: SValue | SEntry | None = None,

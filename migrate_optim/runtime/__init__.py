@@ -23,6 +23,10 @@ from migrate_optim.runtime.gan_constructors import (
     SinGANOptimWrapperConstructor,
     get_params_by_names,
 )
+from migrate_optim.runtime.layer_decay import (
+    LayerDecayOptimizerConstructor,
+    LearningRateDecayOptimizerConstructor,
+)
 from migrate_optim.runtime.log import CURRENT_LOGGER_NAME, print_log
 from migrate_optim.runtime.optim_wrapper import OptimWrapper, has_batch_norm
 from migrate_optim.runtime.registry import (
@@ -44,6 +48,8 @@ __all__ = [
     "AmpOptimWrapper",
     "BaseOptimWrapper",
     "DefaultOptimWrapperConstructor",
+    "LayerDecayOptimizerConstructor",
+    "LearningRateDecayOptimizerConstructor",
     "MultiOptimWrapperConstructor",
     "OptimWrapper",
     "OptimWrapperDict",

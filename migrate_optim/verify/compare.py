@@ -1,6 +1,6 @@
-"""Diff two :class:`~migrate_optim.verify.trace.SideTrace` objects into findings.
+"""Diff two :class:`~migrate_optim.verify.trace.SideTrace` objects into observations.
 
-Every difference found is a :class:`Finding` of one ``kind``:
+Every difference found is a :class:`Observation` of one ``kind``:
 
 * ``structure`` — different optimizer keys (GAN modules) on the two sides;
 * ``coverage`` — a parameter optimised on one side only (parameters frozen when the optimizer
@@ -27,7 +27,7 @@ import torch
 
 from migrate_optim.verify.trace import ModuleSettings, SideTrace, jsonable
 
-__all__ = ["Finding", "ParamRow", "compare_traces", "module_label", "rel_diff"]
+__all__ = ["Observation", "ParamRow", "compare_traces", "module_label", "rel_diff"]
 
 
 def module_label(module: str) -> str:
@@ -36,7 +36,7 @@ def module_label(module: str) -> str:
 
 
 @dataclass
-class Finding:
+class Observation:
     """One difference (or note): what, where, the 0.x and 1.x values, and a sentence."""
 
     kind: str
@@ -129,10 +129,12 @@ def _steps_text(steps: list[int]) -> str:
     return f"{len(steps)} steps at {steps}"
 
 
-def _settings_findings(module: str, old: ModuleSettings, new: ModuleSettings) -> Iterable[Finding]:
+def _settings_observations(
+    module: str, old: ModuleSettings, new: ModuleSettings
+) -> Iterable[Observation]:
     where = module_label(module)
     if not _same_value(old.clip, new.clip):
-        yield Finding(
+        yield Observation(
             "clip",
             where,
             f"{where}: gradient clipping {_fmt(old.clip)} (0.x) vs {_fmt(new.clip)} (1.x)",
@@ -141,7 +143,7 @@ def _settings_findings(module: str, old: ModuleSettings, new: ModuleSettings) ->
             new.clip,
         )
     if old.accumulation != new.accumulation:
-        yield Finding(
+        yield Observation(
             "accumulation",
             where,
             f"{where}: gradients accumulated over {old.accumulation} (0.x) vs "
@@ -151,7 +153,7 @@ def _settings_findings(module: str, old: ModuleSettings, new: ModuleSettings) ->
             new.accumulation,
         )
     if not _same_value(old.amp, new.amp):
-        yield Finding(
+        yield Observation(
             "loss_scale",
             where,
             f"{where}: mixed precision / loss scale {_fmt(old.amp)} (0.x) vs {_fmt(new.amp)} (1.x)",
@@ -163,15 +165,15 @@ def _settings_findings(module: str, old: ModuleSettings, new: ModuleSettings) ->
 
 def compare_traces(
     old: SideTrace, new: SideTrace, *, rtol: float, steps: int
-) -> tuple[list[Finding], list[Finding], list[ParamRow]]:
+) -> tuple[list[Observation], list[Observation], list[ParamRow]]:
     """``(differences, notes, parameter rows)`` of two traces of the same model."""
-    diffs: list[Finding] = []
-    notes: list[Finding] = []
+    diffs: list[Observation] = []
+    notes: list[Observation] = []
 
     old_modules, new_modules = set(old.modules), set(new.modules)
     if old_modules != new_modules:
         diffs.append(
-            Finding(
+            Observation(
                 "structure",
                 "*",
                 f"optimizers differ: 0.x has {sorted(map(module_label, old_modules))}, 1.x has "
@@ -229,7 +231,7 @@ def compare_traces(
             side = "0.x" if po else "1.x"
             other = "1.x" if po else "0.x"
             diffs.append(
-                Finding(
+                Observation(
                     "coverage",
                     name,
                     f"{name}: optimised by {side} only ({other} has no optimizer for it)",
@@ -259,7 +261,7 @@ def compare_traces(
         scope = f"{count} parameter{'s' if count != 1 else ''}"
         subject = where if count > 1 else first
         diffs.append(
-            Finding(
+            Observation(
                 kind,
                 subject,
                 f"{where}: {key} {_fmt(old_value)} (0.x) vs {_fmt(new_value)} (1.x) for {scope}"
@@ -275,17 +277,18 @@ def compare_traces(
         diff = value_diff.get(name, math.inf)
         if diff == 0.0:
             notes.append(
-                Finding(
+                Observation(
                     "note",
                     name,
                     f"{name}: frozen when the optimizer is built: held by the 0.x optimizer, "
-                    "absent in 1.x by design (spec §3.3 item 2); unchanged by training",
+                    "absent in 1.x by design (docs/paramwise.md#frozen-parameters); unchanged by "
+                    "training",
                     "frozen",
                 )
             )
         else:
             diffs.append(
-                Finding(
+                Observation(
                     "coverage",
                     name,
                     f"{name}: frozen when the optimizers are built, yet 0.x changed it during "
@@ -296,7 +299,7 @@ def compare_traces(
                         else ""
                     )
                     + "; 1.x skips frozen parameters at build and never optimises it "
-                    "(spec §3.3 item 2)",
+                    "(docs/paramwise.md#frozen-parameters)",
                     "frozen",
                     True,
                     False,
@@ -305,14 +308,14 @@ def compare_traces(
             )
 
     for module in sorted(old_modules & new_modules):
-        diffs.extend(_settings_findings(module, old.modules[module], new.modules[module]))
+        diffs.extend(_settings_observations(module, old.modules[module], new.modules[module]))
 
     for module in sorted(set(old.steps) | set(new.steps)):
         so, sn = old.steps.get(module, []), new.steps.get(module, [])
         if so != sn:
             where = module_label(module)
             diffs.append(
-                Finding(
+                Observation(
                     "steps",
                     where,
                     f"{where}: optimizer steps differ: 0.x {_steps_text(so)}; "
@@ -334,7 +337,7 @@ def compare_traces(
             worst = max(names, key=lambda n: bad[n])
             where = module_label(module)
             diffs.append(
-                Finding(
+                Observation(
                     "values",
                     where,
                     f"{where}: {len(names)} tensor{'s' if len(names) != 1 else ''} differ after "

@@ -20,7 +20,7 @@ import os
 import pickle
 import socket
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -130,8 +130,8 @@ def _worker(rank: int, world: int, port: int, payload_path: str, out_dir: str) -
 
 
 def _train(rank: int, world: int, payload: Mapping[str, Any]) -> tuple:
-    from migrate_optim.verify.api import train_pair
-
+    # verify.api passes its train_pair (pickled by name): importing it here would be a cycle
+    train_pair = payload["train"]
     device = payload["device"]
     dev = f"cuda:{rank}" if device == "cuda" else "cpu"
     counters = {"old": AllReduceCounter(), "new": AllReduceCounter()}
@@ -160,8 +160,11 @@ def run_distributed(
     new_plan: NewPlan,
     options: Any,
     device: str,
+    train: Callable[..., tuple[SideTrace, SideTrace, int, str]],
 ) -> tuple[SideTrace, SideTrace, int, str]:
-    """Spawn ``options.nproc`` processes, train both sides in each, return rank 0's traces."""
+    """Spawn ``options.nproc`` processes, train both sides in each with ``train`` (a
+    module-level function such as :func:`~migrate_optim.verify.api.train_pair`), return rank
+    0's traces."""
     import torch.multiprocessing as mp
 
     from migrate_optim.config import to_plain
@@ -185,6 +188,7 @@ def run_distributed(
                     "new_plan": new_plan,
                     "options": options,
                     "device": device,
+                    "train": train,
                 },
                 fh,
             )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrate_optim.convert.core import Converter, ConvertOptions, ConvertResult
-from migrate_optim.convert.findings import Finding
+from migrate_optim.convert.findings import Finding, FindingId
 
 MAIN = "config.py"
 TODO = "# TODO(migrate-optim):"
@@ -73,13 +73,23 @@ def convert_tree(root: Path, codebase: str | None = None, write: bool = True) ->
         conv.register(p, text)
     out = TreeResult(root)
     for p, text in sources.items():
-        out.results[p.relative_to(root).as_posix()] = conv.convert_source(text, p)
+        result = conv.convert_source(text, p)
+        assert_catalogued(result.findings)
+        out.results[p.relative_to(root).as_posix()] = result
     if write:
         for p in paths:
             r = out.results[p.relative_to(root).as_posix()]
             if r.changed:
                 p.write_text(r.source, encoding="utf-8")
     return out
+
+
+def assert_catalogued(findings: list[Finding]) -> None:
+    """Every finding carries a catalogue id with one of the severities the catalogue allows."""
+    for f in findings:
+        assert isinstance(f.rule_id, FindingId), f"{f.format()}: id not from the catalogue"
+        allowed = [s.value for s in f.rule_id.severities]
+        assert f.severity in f.rule_id.severities, f"{f.format()}: severity not in {allowed}"
 
 
 @contextmanager
@@ -203,3 +213,68 @@ def check_noop(
 def todos(text: str) -> list[str]:
     """The TODO comment lines of a converted file."""
     return [line.strip() for line in text.splitlines() if line.strip().startswith(TODO)]
+
+
+# ---- GAN trees (MMGeneration 0.x) --------------------------------------------------------------
+# The GAN rule tests (test_gan_*.py) write a small 0.x tree (with ``_base_`` files where
+# inheritance matters), convert it as a whole like the CLI does, and check the 1.x result as
+# MMEngine's ``Config`` loads it (so inheritance and Python validity are checked too) plus the
+# findings.
+
+GAN_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gan"
+
+GAN_BASE = """
+model = dict(
+    type='{type}',
+    generator=dict(type='G', out_size=64),
+    discriminator=dict(type='D', in_size=64))
+train_cfg = {train_cfg}
+test_cfg = None
+optimizer = dict(
+    generator=dict(type='Adam', lr=0.0001, betas=(0.0, 0.999)),
+    discriminator=dict(type='Adam', lr=0.0004, betas=(0.0, 0.999)))
+"""
+
+GAN_RUNTIME = """
+custom_hooks = [dict(type='VisualizeUnconditionalSamples', interval=1000)]
+runner = dict(
+    type='DynamicIterBasedRunner',
+    is_dynamic_ddp=True,
+    pass_training_status=True)
+workflow = [('train', 10000)]
+"""
+
+
+def gan_tree(model_type: str, train_cfg: str, child: str) -> dict[str, str]:
+    """A GAN base (``model_type``, ``train_cfg``), an mmgen runtime base and a child ``exp.py``."""
+    return {
+        "_base_/gan.py": GAN_BASE.format(type=model_type, train_cfg=train_cfg),
+        "_base_/runtime.py": GAN_RUNTIME,
+        "exp.py": "_base_ = ['./_base_/gan.py', './_base_/runtime.py']\n" + textwrap.dedent(child),
+    }
+
+
+def convert_gan_tree(
+    root: Path, files: dict[str, str], codebase: str | None = "mmgen"
+) -> dict[str, ConvertResult]:
+    """Write (dedented) ``files`` under ``root``, convert them as one tree (mmgen unless told
+    otherwise) and write the results back; returns the result of every file."""
+    write_tree(root, {rel: dedent(text) for rel, text in files.items()})
+    return convert_tree(root, codebase).results
+
+
+def load_1x(root: Path, rel: str) -> dict:
+    """A converted config as MMEngine resolves it (bases merged); needs mmengine."""
+    from mmengine import Config
+
+    return Config.fromfile(str(root / rel)).to_dict()
+
+
+def finding_ids(result: ConvertResult, severity: str | None = None) -> list[str]:
+    """The rule ids of a file's findings (of one severity when given), in order."""
+    return [f.rule_id for f in result.findings if severity is None or f.severity.value == severity]
+
+
+def finding_messages(result: ConvertResult, rule_id: str) -> str:
+    """The messages of a file's findings with ``rule_id``, one per line."""
+    return "\n".join(f.message for f in result.findings if f.rule_id == rule_id)

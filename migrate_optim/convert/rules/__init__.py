@@ -1,47 +1,68 @@
-"""The conversion rules, one module per rule, each with a stable id and a docstring citing the spec.
+"""The conversion rules: every public module here is one rule, run by :func:`rules` in ``ORDER``.
 
-A rule module defines ``RULE_ID`` (the id of its main finding; a module may define further
-``*_ID`` constants for distinct findings, all listed in its ``FINDING_IDS``) and
-``apply(t: Translation) -> None``, which reads ``t.cfg`` (the effective 0.x config) and writes
-1.x keys with ``t.set`` / ``t.remove`` and findings with ``t.note`` / ``t.todo``.
-:func:`rules` lists them in the order they run: later rules see what earlier ones wrote through
-``t.get``.
+A rule module defines ``apply(t: Translation) -> None``, which reads ``t.cfg`` (the effective
+0.x config) and writes 1.x keys with ``t.set`` / ``t.remove`` and findings with ``t.note`` /
+``t.todo``, passing a member of :class:`~migrate_optim.convert.findings.FindingId` (the
+catalogue says which rule owns which id). Its docstring cites the spec. Later rules see what
+earlier ones wrote through ``t.get``.
+
+Helpers shared by several rules live in private modules (``_gan``: GAN classes, ``train_cfg``
+reading, sub-wrappers; ``_pggan`` and ``_singan``: the ``train_cfg`` families the GAN
+``train_cfg`` rule delegates to). A new rule is a new public module plus its name in ``ORDER``.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import pkgutil
 from types import ModuleType
+
+#: Every rule, in the order they run. GAN rules: per-module optimizers right after the
+#: single-optimizer rule (it skips them); train_cfg (which adds accumulative_counts to the
+#: sub-wrappers) before EMA (which needs the converted schedule) and the runner (fp16
+#: sub-wrappers, the loop train_cfg); the schedule rules after the GAN runner (it writes the
+#: mmgen loop) and reading the wrappers the others built; paramwise last, so that it sees every
+#: sub-wrapper's paramwise_cfg.
+ORDER = (
+    "optimizer",
+    "gan_optimizer",
+    "optimizer_hook",
+    "gan_train_cfg",
+    "gan_ema",
+    "gan_runner",
+    "train_loop",
+    "lr_config",
+    "momentum_config",
+    "paramwise",
+)
+
+
+def rule_names() -> list[str]:
+    """The public modules of this package (each must be a rule listed in ``ORDER``)."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+@functools.cache
+def _ordered_rules() -> tuple[ModuleType, ...]:
+    """The rule modules of ``ORDER``, imported and checked once.
+
+    Raises RuntimeError when a public module is missing from ``ORDER`` or ``ORDER`` names a
+    module that does not exist: a rule that is never run would fail silently.
+    """
+    found = rule_names()
+    if sorted(ORDER) != found:
+        raise RuntimeError(
+            f"convert/rules: public modules {found} do not match ORDER {sorted(ORDER)}; "
+            "list every rule in ORDER and prefix helper modules with `_`"
+        )
+    modules = [importlib.import_module(f"{__name__}.{name}") for name in ORDER]
+    for module in modules:
+        if not callable(getattr(module, "apply", None)):
+            raise RuntimeError(f"{module.__name__} is public but defines no apply(t)")
+    return tuple(modules)
 
 
 def rules() -> list[ModuleType]:
-    """Every rule module, in the order they run."""
-    from migrate_optim.convert.rules import (
-        gan_ema,
-        gan_optimizer,
-        gan_runner,
-        gan_train_cfg,
-        lr_config,
-        momentum_config,
-        optimizer,
-        optimizer_hook,
-        paramwise,
-        train_loop,
-    )
-
-    # GAN rules: per-module optimizers right after the single-optimizer rule (it skips them);
-    # train_cfg (which adds accumulative_counts to the sub-wrappers) before EMA (which needs the
-    # converted schedule) and the runner (fp16 sub-wrappers, the loop train_cfg); paramwise
-    # last, so that it sees every sub-wrapper's paramwise_cfg. The schedule rules (MO3xx) run
-    # after the GAN runner (it writes mmgen's loop) and read the wrappers the others built.
-    return [
-        optimizer,
-        gan_optimizer,
-        optimizer_hook,
-        gan_train_cfg,
-        gan_ema,
-        gan_runner,
-        train_loop,
-        lr_config,
-        momentum_config,
-        paramwise,
-    ]
+    """Every rule module, in the order they run (see ``ORDER``)."""
+    return list(_ordered_rules())

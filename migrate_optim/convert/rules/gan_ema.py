@@ -1,6 +1,6 @@
 """MO207 the 0.x EMA hook -> ``model.ema_config``.
 
-Spec §1.8, §2.6 and §7 rule 13. In 0.x ``train_cfg.use_ema`` only creates ``generator_ema``; the
+docs/gan.md#ema. In 0.x ``train_cfg.use_ema`` only creates ``generator_ema``; the
 ``ExponentialMovingAverageHook`` in ``custom_hooks`` averages it, after every ``interval`` runner
 iterations (from ``start_iter`` on; before it, it copies the generator), with
 ``ema = orig + (ema - orig) * m`` (``m`` = weight kept on the EMA copy, default 0.999; buffers
@@ -26,13 +26,10 @@ as well (TODO).
 
 from __future__ import annotations
 
-from migrate_optim.convert.findings import Severity
-from migrate_optim.convert.rules import gan_common as gc
+from migrate_optim.convert.findings import FindingId, Severity
+from migrate_optim.convert.rules import _gan as gc
 from migrate_optim.convert.static import SDict, SEntry, SExpr, SList, SLit, SValue, gdict, lit
 from migrate_optim.convert.translation import Translation
-
-RULE_ID = "MO207"
-FINDING_IDS = (RULE_ID,)
 
 HOOK_ARGS = {
     "type",
@@ -63,7 +60,7 @@ def apply(t: Translation) -> None:
     ctx = gc.context(t)
     if isinstance(hooks, SExpr) and hooks.resolved is None and gc.EMA_HOOK in hooks.code:
         t.todo(
-            RULE_ID,
+            FindingId.GAN_EMA,
             "EMA hook not converted: `custom_hooks` is not a list literal",
             key="custom_hooks",
             at=hooks,
@@ -85,7 +82,12 @@ def apply(t: Translation) -> None:
             raise _Refuse("several ExponentialMovingAverageHooks: merge them by hand", hooks)
         key, ema = _ema_config(t, ctx, hook)
     except _Refuse as exc:
-        t.todo(RULE_ID, f"EMA hook not converted: {exc.message}", key="custom_hooks", at=exc.at)
+        t.todo(
+            FindingId.GAN_EMA,
+            f"EMA hook not converted: {exc.message}",
+            key="custom_hooks",
+            at=exc.at,
+        )
         return
     model = t.get("model")
     assert isinstance(model, SDict)
@@ -104,7 +106,7 @@ def _use_ema_without_hook(t: Translation, ctx: gc.GanContext) -> None:
     use = td.entry("use_ema")
     if use is not None and gc.python_value_or(use.value, t.cfg, None) is True:
         t.note(
-            RULE_ID,
+            FindingId.GAN_EMA,
             Severity.WARNING,
             "`use_ema=True` without an ExponentialMovingAverageHook: 0.x created "
             "generator_ema but never averaged it (it kept its initial weights); the 1.x "
@@ -135,7 +137,7 @@ def _without(hooks: SList, hook: SValue) -> SList:
 
 
 def _rounds(t: Translation, ctx: gc.GanContext) -> int:
-    """R: runner iterations per generator round in both versions (spec §2.6)."""
+    """R: runner iterations per generator round in both versions (docs/gan.md#ema)."""
     if ctx.model is None:
         raise _Refuse("this config has no model, so the iterations per generator round are unknown")
     if not ctx.known:
@@ -274,7 +276,7 @@ def _ema_config(t: Translation, ctx: gc.GanContext, hook: SDict) -> tuple[str, S
         ema.set("start_iter", start, like=_like(hook.entry("start_iter"), start))
     if start0 == 0 or start0 is None:
         t.note(
-            RULE_ID,
+            FindingId.GAN_EMA,
             Severity.WARNING,
             f"EMA from iteration {'0' if start0 == 0 else 'start_iter (if 0)'}: MMagic's first "
             "EMA update copies the generator, 0.x averaged it with the initial EMA copy; the "

@@ -1,6 +1,6 @@
 """MO201 per-module optimizer dicts -> ``optim_wrapper`` with ``MultiOptimWrapperConstructor``.
 
-Spec §1.9, §2.5 and §7 rule 6. MMGeneration 0.x (``optimizer=``) and MMEditing 0.x
+docs/gan.md#per-module-optimizers. MMGeneration 0.x (``optimizer=``) and MMEditing 0.x
 (``optimizers=``) build one optimizer per key when *every* value of the dict is a dict, on the
 model's child module of that name. MMagic 1.x does the same with
 ``optim_wrapper=dict(constructor='MultiOptimWrapperConstructor', <name>=dict(optimizer=...))``:
@@ -16,27 +16,20 @@ model's child module of that name. MMagic 1.x does the same with
 A per-module ``optimizer`` in a config of unknown codebase means MMGeneration (no other
 supported trainer builds one optimizer per key), and the later rules are told so.
 
-PGGAN and SinGAN built their optimizers inside the model from ``train_cfg`` (spec §1.5, §1.6);
+PGGAN and SinGAN built their optimizers inside the model from ``train_cfg`` (docs/gan.md);
 their top-level ``optimizer`` was never used and is dropped here; their wrappers are written by
 the GAN ``train_cfg`` rule.
 """
 
 from __future__ import annotations
 
-from migrate_optim.convert.findings import Severity
-from migrate_optim.convert.rules import gan_common as gc
+from migrate_optim.convert.findings import FindingId, Severity
+from migrate_optim.convert.rules import _gan as gc
 from migrate_optim.convert.rules.optimizer import is_per_module
 from migrate_optim.convert.static import SDict, SLit, gdict, lit
 from migrate_optim.convert.translation import Translation
+from migrate_optim.facts import MULTI_CONSTRUCTOR
 
-RULE_ID = "MO201"
-CONSTRUCTOR_ID = "MO202"
-FINDING_IDS = (RULE_ID, CONSTRUCTOR_ID)
-
-MULTI_CONSTRUCTOR = "MultiOptimWrapperConstructor"
-#: mmcv's default constructor: MultiOptimWrapperConstructor applies MMEngine's equivalent to
-#: every sub-wrapper, so naming it explicitly changes nothing
-DEFAULT_CONSTRUCTORS = {"DefaultOptimizerConstructor", "DefaultOptimWrapperConstructor"}
 #: families whose model builds its own optimizers (the runner's optimizer is unused)
 MODEL_BUILT = {"pggan", "singan"}
 
@@ -49,7 +42,7 @@ def apply(t: Translation) -> None:
     if ctx.family in MODEL_BUILT and key == "optimizer" and optimizer is not None:
         if not (isinstance(optimizer, SLit) and optimizer.value is None):
             t.note(
-                RULE_ID,
+                FindingId.GAN_OPTIMIZERS,
                 Severity.INFO,
                 f"`optimizer` dropped: {ctx.cls} built its own optimizers from train_cfg in 0.x, "
                 "so this one was never used",
@@ -65,7 +58,7 @@ def apply(t: Translation) -> None:
         # apply its semantics, not those of a trainer that would step a dict of optimizers
         t.codebase = "mmgen"
         t.note(
-            RULE_ID,
+            FindingId.GAN_OPTIMIZERS,
             Severity.INFO,
             "codebase taken to be mmgen: only MMGeneration builds one optimizer per key of "
             "`optimizer` (use --codebase to say otherwise)",
@@ -83,13 +76,13 @@ def apply(t: Translation) -> None:
                 wrapper.entries.pop(name)
     for name, sub in optimizer.items():
         assert isinstance(sub, SDict)
-        built = sub_wrapper(t, key, name, sub, wrapper.get(name))
+        built = gc.sub_wrapper(t, key, name, sub, wrapper.get(name))
         if built is None:
             return
         wrapper.set(name, built, like=optimizer.entry(name))
     if key == "optimizers" and len(optimizer.keys()) == 1 and not ctx.known:
         t.note(
-            RULE_ID,
+            FindingId.GAN_OPTIMIZERS,
             Severity.WARNING,
             "a single-optimizer `optimizers` dict became a one-entry OptimWrapperDict: MMagic "
             "models that step one wrapper (BaseEditModel subclasses) need a single wrapper; "
@@ -99,54 +92,3 @@ def apply(t: Translation) -> None:
         )
     t.set("optim_wrapper", wrapper, sources=(key,))
     t.remove(key)
-
-
-def sub_wrapper(
-    t: Translation, key: str, name: str, sub: SDict, existing: object = None
-) -> SDict | None:
-    """The 1.x sub-wrapper of one per-module 0.x optimizer (None, with a TODO, if impossible)."""
-    ctor = sub.entry("constructor")
-    if ctor is not None:
-        cname = gc.literal_str(ctor.value)
-        if cname not in DEFAULT_CONSTRUCTORS:
-            t.todo(
-                CONSTRUCTOR_ID,
-                f"`{key}.{name}.constructor` ({cname or 'not a literal'}) has no 1.x form: "
-                f"{MULTI_CONSTRUCTOR} builds every sub-wrapper with the default constructor; "
-                "port the constructor's logic by hand",
-                key=key,
-                at=ctor,
-            )
-            return None
-        t.note(
-            CONSTRUCTOR_ID,
-            Severity.INFO,
-            f"`{key}.{name}.constructor={cname!r}` dropped: it is the default",
-            at=ctor,
-        )
-    inner = sub.without("constructor", "paramwise_cfg")
-    if isinstance(existing, SDict) and not sub.delete:
-        out = existing.copy()
-    else:
-        out = gdict()
-    out.set("optimizer", inner)
-    pw = sub.entry("paramwise_cfg")
-    if pw is not None:
-        out.set("paramwise_cfg", pw.value, like=pw)
-    elif sub.delete:
-        out.entries.pop("paramwise_cfg", None)
-    return out
-
-
-def ordered(sub: SDict) -> SDict:
-    """A sub-wrapper with its keys in the usual MMagic order (type, accumulative_counts,
-    optimizer, loss_scale, the rest)."""
-    first = ("type", "accumulative_counts", "optimizer", "loss_scale")
-    out = SDict(style=sub.style, node=sub.node, file=sub.file, line=sub.line, delete=sub.delete)
-    for k in first:
-        if k in sub.entries:
-            out.entries[k] = sub.entries[k]
-    for k, e in sub.entries.items():
-        if k not in out.entries:
-            out.entries[k] = e
-    return out

@@ -1,6 +1,6 @@
 """MO208 ``runner`` / ``total_iters`` of MMGeneration configs -> the 1.x loop and AMP wrappers.
 
-Spec §1.1, §1.9, §5.3 and §7 rules 12 and 14:
+docs/gan.md#runner-fp16-and-totals and #resume-caveats:
 
 * ``total_iters`` (passed to ``runner.run``, overriding ``runner.max_iters``) becomes
   ``train_cfg=dict(by_epoch=False, max_iters=total_iters)``; SinGAN counts one D/G round per 0.x
@@ -22,19 +22,14 @@ wrapper restarts its accumulation counter at 0 on every resume.
 
 from __future__ import annotations
 
-from migrate_optim.convert.findings import Severity
-from migrate_optim.convert.rules import gan_common as gc
-from migrate_optim.convert.rules.gan_optimizer import ordered
+from migrate_optim.convert.findings import FindingId, Severity
+from migrate_optim.convert.rules import _gan as gc
 from migrate_optim.convert.static import SDict, SLit, SValue, gdict, lit
 from migrate_optim.convert.translation import Translation
 
-RULE_ID = "MO208"
-RESUME_ID = "MO209"
-FINDING_IDS = (RULE_ID, RESUME_ID)
-
 ITER_RUNNERS = {"DynamicIterBasedRunner", "IterBasedRunner"}
 DROPPED_OPTIONS = ("is_dynamic_ddp", "pass_training_status")
-#: 0.x classes whose train_step takes ``loss_scaler`` (spec §1.3, §1.4; others: TypeError)
+#: 0.x classes whose train_step takes ``loss_scaler`` (docs/gan.md; others: TypeError)
 FP16_CLASSES = {"StaticUnconditionalGAN", "BasicConditionalGAN"}
 
 
@@ -61,12 +56,17 @@ def _runner(t: Translation, ctx: gc.GanContext, runner: SValue | None) -> bool:
         t.remove("runner")
         return True
     if not isinstance(runner, SDict):
-        t.todo(RULE_ID, "`runner` is not a dict literal: convert by hand", key="runner", at=runner)
+        t.todo(
+            FindingId.GAN_RUNNER,
+            "`runner` is not a dict literal: convert by hand",
+            key="runner",
+            at=runner,
+        )
         return False
     dropped = [k for k in DROPPED_OPTIONS if k in runner]
     if dropped:
         t.note(
-            RULE_ID,
+            FindingId.GAN_RUNNER,
             Severity.INFO,
             f"runner option(s) {', '.join(dropped)} dropped: MMEngine loops always pass the "
             "iteration through the MessageHub and build DDP themselves",
@@ -75,7 +75,7 @@ def _runner(t: Translation, ctx: gc.GanContext, runner: SValue | None) -> bool:
     for k in runner.keys():
         if k not in DROPPED_OPTIONS + ("type", "fp16_loss_scaler", "use_apex_amp", "max_iters"):
             t.note(
-                RULE_ID,
+                FindingId.GAN_RUNNER,
                 Severity.WARNING,
                 f"runner option `{k}` dropped: it has no 1.x equivalent",
                 at=runner.entry(k),
@@ -83,7 +83,7 @@ def _runner(t: Translation, ctx: gc.GanContext, runner: SValue | None) -> bool:
     apex = runner.entry("use_apex_amp")
     if apex is not None and gc.python_value_or(apex.value, t.cfg, True) is not False:
         t.todo(
-            RULE_ID,
+            FindingId.GAN_RUNNER,
             "runner.use_apex_amp: apex training (ApexOptimWrapper in 1.x) is not converted",
             key="runner",
             at=apex,
@@ -100,7 +100,7 @@ def _runner(t: Translation, ctx: gc.GanContext, runner: SValue | None) -> bool:
 def _fp16(t: Translation, ctx: gc.GanContext, scaler: SValue) -> bool:
     if ctx.cls not in FP16_CLASSES:
         t.todo(
-            RULE_ID,
+            FindingId.GAN_RUNNER,
             f"runner.fp16_loss_scaler with {ctx.cls or ctx.model_type!r}: its 0.x train_step "
             "takes no loss_scaler (TypeError), so this config did not train in 0.x",
             key="runner",
@@ -115,7 +115,7 @@ def _fp16(t: Translation, ctx: gc.GanContext, scaler: SValue) -> bool:
     )
     if not subs:
         t.todo(
-            RULE_ID,
+            FindingId.GAN_RUNNER,
             "runner.fp16_loss_scaler: no optimizer sub-wrappers to make AmpOptimWrapper",
             key="runner",
             at=scaler,
@@ -127,10 +127,10 @@ def _fp16(t: Translation, ctx: gc.GanContext, scaler: SValue) -> bool:
         s2 = sub.copy()
         s2.set("type", lit("AmpOptimWrapper"))
         s2.set("loss_scale", scaler)
-        new.set(name, ordered(s2), like=wrapper.entry(name))
+        new.set(name, gc.ordered(s2), like=wrapper.entry(name))
     t.set("optim_wrapper", new, sources=("runner",))
     t.note(
-        RULE_ID,
+        FindingId.GAN_RUNNER,
         Severity.WARNING,
         "runner.fp16_loss_scaler -> AmpOptimWrapper with the same GradScaler arguments in "
         f"each of {', '.join(subs)}: 0.x shared one scaler between them (one scale, updated "
@@ -163,7 +163,7 @@ def _total_iters(t: Translation, ctx: gc.GanContext, runner: SValue | None) -> N
         value = gc.combine(value, "*", ds, t.cfg)
         if value is None:
             t.todo(
-                RULE_ID,
+                FindingId.GAN_RUNNER,
                 "SinGAN's 1.x max_iters is total_iters * disc_steps, but the two are "
                 "expressions of different files with no static value: write it by hand",
                 key="total_iters",
@@ -183,7 +183,7 @@ def _apex(t: Translation) -> None:
     if apex is None or (isinstance(apex, SLit) and apex.value is None):
         return
     t.todo(
-        RULE_ID,
+        FindingId.GAN_RUNNER,
         "apex_amp: apex training (ApexOptimWrapper in 1.x) is not converted",
         key="apex_amp",
         at=apex,
@@ -213,7 +213,7 @@ def _resume(t: Translation, ctx: gc.GanContext, runner: SValue | None) -> None:
     # file is run by whatever runtime its children pick
     if phased and not passes and "runner" in t.cfg.entries:
         t.note(
-            RESUME_ID,
+            FindingId.GAN_RESUME,
             Severity.INFO,
             "resume: this 0.x run did not pass the runner iteration to the model, so after a "
             "resume 0.x restarted its D/G phase at 0; MMagic keeps it tied to the global "
@@ -222,7 +222,7 @@ def _resume(t: Translation, ctx: gc.GanContext, runner: SValue | None) -> None:
         )
     if acc != 1:
         t.note(
-            RESUME_ID,
+            FindingId.GAN_RESUME,
             Severity.INFO,
             "resume: MMagic's discriminator wrapper restarts its accumulation counter at 0 on "
             "every resume (OptimWrapperDict does not restore it), so resuming at an iteration "

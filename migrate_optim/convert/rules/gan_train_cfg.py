@@ -1,6 +1,6 @@
 """MO203/MO204 the GAN ``train_cfg``: model class, D/G schedule, and where every key goes in 1.x.
 
-Spec §1.2-§1.7, §2.3, §2.4 and §7 rules 1-3. In MMGeneration 0.x the top-level ``train_cfg``
+docs/gan.md (class keys, schedules, step mapping). In MMGeneration 0.x the top-level ``train_cfg``
 (or ``model.train_cfg``) configures the *model*; in 1.x the top-level ``train_cfg`` is the
 training loop, and the model settings are ``model`` arguments. Per 0.x class (aliases resolved):
 
@@ -16,7 +16,8 @@ training loop, and the model settings are ``model`` arguments. Per 0.x class (al
 * ``CycleGAN`` / ``Pix2Pix``: ``discriminator_steps``, ``disc_init_steps``, ``real_img_key``
   (and CycleGAN's ``buffer_size``) into ``model``. For ``disc_steps > 1`` the G phase moves from
   ``i % k == 0`` to ``(i + 1) % k == 0`` and nothing restores it: converted, with a TODO.
-* ``ProgressiveGrowingGAN`` and ``SinGAN``: see :mod:`.gan_pggan` and :mod:`.gan_singan`.
+* ``ProgressiveGrowingGAN`` and ``SinGAN``: see the helper modules :mod:`._pggan` and
+  :mod:`._singan`.
 
 A value written as a module-level variable (``disc_steps=n_disc``) stays that expression.
 Keys the 0.x class never read are dropped with an info finding (they had no effect). A model
@@ -26,37 +27,15 @@ TODO. ``use_ema`` is consumed here; EMA itself is the EMA rule's (MO207).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from migrate_optim.convert.findings import Severity
-from migrate_optim.convert.rules import gan_common as gc
-from migrate_optim.convert.rules import gan_pggan, gan_singan
-from migrate_optim.convert.rules.gan_optimizer import ordered
+from migrate_optim.convert.findings import FindingId, Severity
+from migrate_optim.convert.rules import _gan as gc
+from migrate_optim.convert.rules import _pggan, _singan
 from migrate_optim.convert.static import SDict, SEntry, SLit, SValue, gdict, lit
 from migrate_optim.convert.translation import Translation
 
-RULE_ID = "MO203"
-STEPS_ID = "MO204"
-FINDING_IDS = (RULE_ID, STEPS_ID)
-
 #: keys each family reads that only create/identify the EMA copy (handled by the EMA rule)
 EMA_KEYS = ("use_ema",)
-IGNORED_STEP_KEYS = ("gen_steps", "batch_accumulation_steps")
 MSPIE_KEYS = ("num_upblocks", "multi_input_scales", "multi_scale_probability")
-
-
-@dataclass
-class Plan:
-    """What a family handler decided: ``model`` entries to add and keys it consumed."""
-
-    model: list[tuple[str, SValue, SEntry | None]] = field(default_factory=list)
-    consumed: set[str] = field(default_factory=set)
-    #: error notes (rule id, message, location) for the ``model`` key: converted, not exactly
-    flagged: list[tuple[str, str, SValue | SEntry | None]] = field(default_factory=list)
-
-    def put(self, key: str, value: SValue, like: SEntry | None = None) -> None:
-        """Add ``model.<key> = value``."""
-        self.model.append((key, value, like))
 
 
 def apply(t: Translation) -> None:
@@ -74,29 +53,29 @@ def apply(t: Translation) -> None:
     td = ctx.train_dict()
     if td is None:
         t.todo(
-            RULE_ID,
+            FindingId.GAN_TRAIN_CFG,
             f"`{label}` is not a dict literal: its keys cannot be moved into `model`",
             key=where,
             at=ctx.train_cfg,
         )
         return
     if ctx.family in ("static", "mspie"):
-        plan = _static(t, ctx, td, label)
+        moved = _static(t, ctx, td, label)
     elif ctx.family == "conditional":
-        plan = _conditional(t, ctx, td, label, where)
+        moved = _conditional(t, ctx, td, label, where)
     elif ctx.family == "translation":
-        plan = _translation(t, ctx, td, label)
+        moved = _translation(t, ctx, td, label)
     elif ctx.family == "pggan":
-        plan = gan_pggan.plan(t, ctx, td, label, where)
+        moved = _pggan.model_settings(t, ctx, td, label, where)
     else:
-        plan = gan_singan.plan(t, ctx, td, label, where)
-    if plan is None:
+        moved = _singan.model_settings(t, ctx, td, label, where)
+    if moved is None:
         return
-    plan.consumed.update(EMA_KEYS)
+    moved.consumed.update(EMA_KEYS)
     for key, entry in td.entries.items():
-        if key not in plan.consumed:
+        if key not in moved.consumed:
             t.note(
-                RULE_ID,
+                FindingId.GAN_TRAIN_CFG,
                 Severity.INFO,
                 f"`{label}.{key}` dropped: {ctx.cls} never read it in 0.x, so it had no effect",
                 at=entry,
@@ -106,17 +85,17 @@ def apply(t: Translation) -> None:
     existing = t.get("model")
     if isinstance(existing, SDict) and existing is not ctx.model:
         model = existing.without("train_cfg") if ctx.in_model else existing.copy()
-    for key, value, like in plan.model:
+    for key, value, like in moved.model:
         model.set(key, value, like=like)
     t.set("model", model, sources=() if ctx.in_model else ("train_cfg",))
-    for rule_id, message, at in plan.flagged:
+    for rule_id, message, at in moved.flagged:
         t.todo(rule_id, message, key="model", at=at, blocking=False)
     if ctx.in_model:
         top = t.cfg.get("train_cfg")
         if top is not None and not gc.is_loop_cfg(top):
             if not (isinstance(top, SLit) and top.value is None):
                 t.note(
-                    RULE_ID,
+                    FindingId.GAN_TRAIN_CFG,
                     Severity.INFO,
                     "top-level `train_cfg` dropped: the model read model.train_cfg instead, "
                     "so this one had no effect in 0.x",
@@ -139,7 +118,7 @@ def _unknown_class(t: Translation, ctx: gc.GanContext, where: str, label: str) -
         else "model.type is not a string literal, so the 0.x class is unknown"
     )
     t.todo(
-        RULE_ID,
+        FindingId.GAN_TRAIN_CFG,
         f"{what}: its "
         f"`{label}` (0.x model settings) must move into `model` by hand, and the 1.x loop "
         "`train_cfg` be written from total_iters",
@@ -152,49 +131,23 @@ def _unknown_class(t: Translation, ctx: gc.GanContext, where: str, label: str) -
 # Families
 
 
-def ignored_steps(
-    t: Translation,
-    ctx: gc.GanContext,
-    td: SDict,
-    label: str,
-    plan: Plan,
-    rule_id: str = STEPS_ID,
-) -> None:
-    """Drop ``gen_steps``/``batch_accumulation_steps`` with a warning: only BasiccGAN read them.
-
-    Spec §1.2 and §7 rule 3: translating them for any other class would change training.
-    """
-    for key in IGNORED_STEP_KEYS:
-        entry = td.entry(key)
-        if entry is None:
-            continue
-        plan.consumed.add(key)
-        t.note(
-            rule_id,
-            Severity.WARNING,
-            f"`{label}.{key}` dropped: {ctx.cls} ignored it in 0.x (only BasicConditionalGAN "
-            "reads it), so it is not translated; translating it would change training",
-            at=entry,
-        )
-
-
 def _steps(td: SDict, key: str) -> tuple[SValue, SEntry | None]:
     entry = td.entry(key)
     return (entry.value, entry) if entry is not None else (lit(1), None)
 
 
-def _static(t: Translation, ctx: gc.GanContext, td: SDict, label: str) -> Plan | None:
-    plan = Plan()
+def _static(t: Translation, ctx: gc.GanContext, td: SDict, label: str) -> gc.ModelSettings | None:
+    moved = gc.ModelSettings()
     k, k_entry = _steps(td, "disc_steps")
-    plan.put("discriminator_steps", k, k_entry)
-    plan.put("generator_steps", lit(1))
-    plan.consumed.add("disc_steps")
-    ignored_steps(t, ctx, td, label, plan)
+    moved.put("discriminator_steps", k, k_entry)
+    moved.put("generator_steps", lit(1))
+    moved.consumed.add("disc_steps")
+    gc.ignored_steps(t, ctx, td, label, moved)
     rik = td.entry("real_img_key")
     if rik is not None:
-        plan.consumed.add("real_img_key")
+        moved.consumed.add("real_img_key")
         t.note(
-            RULE_ID,
+            FindingId.GAN_TRAIN_CFG,
             Severity.WARNING,
             f"`{label}.real_img_key` dropped: MMagic GANs take real images from "
             "inputs['img']; the 1.x data pipeline must provide them there",
@@ -206,26 +159,26 @@ def _static(t: Translation, ctx: gc.GanContext, td: SDict, label: str) -> Plan |
             entry = td.entry(key)
             if entry is not None:
                 settings.set(key, entry.value, like=entry)
-                plan.consumed.add(key)
+                moved.consumed.add(key)
         if settings.entries:
-            plan.put("train_settings", settings)
-    return plan
+            moved.put("train_settings", settings)
+    return moved
 
 
 def _conditional(
     t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str
-) -> Plan | None:
+) -> gc.ModelSettings | None:
     """Spec §1.4, §2.3: (K, S, B) -> (K // B, S, accumulative_counts=B) when K % B == 0."""
-    plan = Plan()
+    moved = gc.ModelSettings()
     k, k_entry = _steps(td, "disc_steps")
     s, s_entry = _steps(td, "gen_steps")
     b, b_entry = _steps(td, "batch_accumulation_steps")
-    plan.consumed.update(("disc_steps", "gen_steps", "batch_accumulation_steps"))
+    moved.consumed.update(("disc_steps", "gen_steps", "batch_accumulation_steps"))
     kv, bv = gc.integer(k, t.cfg), gc.integer(b, t.cfg)
     if bv is None or (bv != 1 and kv is None):
         which = "batch_accumulation_steps" if bv is None else "disc_steps"
         t.todo(
-            STEPS_ID,
+            FindingId.GAN_STEPS,
             f"`{label}.{which}` is not statically known: whether disc_steps is a multiple of "
             "batch_accumulation_steps (required for an exact 1.x schedule) cannot be checked",
             key=where,
@@ -234,7 +187,7 @@ def _conditional(
         return None
     if bv < 1 or (kv is not None and kv < 1):
         t.todo(
-            STEPS_ID,
+            FindingId.GAN_STEPS,
             f"`{label}` has disc_steps={kv}, batch_accumulation_steps={bv}: not a valid 0.x "
             "schedule",
             key=where,
@@ -242,13 +195,13 @@ def _conditional(
         )
         return None
     if bv == 1:
-        plan.put("discriminator_steps", k, k_entry)
-        plan.put("generator_steps", s, s_entry)
-        return plan
+        moved.put("discriminator_steps", k, k_entry)
+        moved.put("generator_steps", s, s_entry)
+        return moved
     assert kv is not None
     if kv % bv != 0:
         t.todo(
-            STEPS_ID,
+            FindingId.GAN_STEPS,
             f"disc_steps={kv} is not a multiple of batch_accumulation_steps={bv}: 0.x "
             f"updates G every {kv} iterations and D every {bv}, but MMagic starts a G round "
             "only after a D step ((i+1) % (discriminator_steps*accumulative_counts) == 0), so "
@@ -265,12 +218,12 @@ def _conditional(
     subs = _gd_wrappers(wrapper)
     if wrapper is None and t.get("optimizer") is None and t.get("optimizers") is None:
         # a model base whose optimizers come from its children: they get the accumulation
-        plan.put("discriminator_steps", ds, k_entry if ds is k else None)
-        plan.put("generator_steps", s, s_entry)
-        return plan
+        moved.put("discriminator_steps", ds, k_entry if ds is k else None)
+        moved.put("generator_steps", s, s_entry)
+        return moved
     if subs is None:
         t.todo(
-            STEPS_ID,
+            FindingId.GAN_STEPS,
             f"batch_accumulation_steps={bv} cannot be converted: optim_wrapper has no "
             "`generator` and `discriminator` sub-wrappers to carry accumulative_counts",
             key=where,
@@ -279,22 +232,22 @@ def _conditional(
         return None
     if isinstance(ds, SLit) and not isinstance(k, SLit):
         t.note(
-            STEPS_ID,
+            FindingId.GAN_STEPS,
             Severity.INFO,
             f"model.discriminator_steps written as the value {ds.value}: disc_steps and "
             "batch_accumulation_steps are variables of different files",
             at=k_entry,
         )
-    plan.put("discriminator_steps", ds, k_entry if ds is k else None)
-    plan.put("generator_steps", s, s_entry)
+    moved.put("discriminator_steps", ds, k_entry if ds is k else None)
+    moved.put("generator_steps", s, s_entry)
     assert isinstance(wrapper, SDict)
     new = wrapper.copy()
     for name, sub in subs.items():
         sub2 = sub.copy()
         sub2.set("accumulative_counts", b, like=b_entry)
-        new.set(name, ordered(sub2), like=wrapper.entry(name))
+        new.set(name, gc.ordered(sub2), like=wrapper.entry(name))
     t.set("optim_wrapper", new, sources=("train_cfg",) if not ctx.in_model else ())
-    return plan
+    return moved
 
 
 def _gd_wrappers(wrapper: SValue | None) -> dict[str, SDict] | None:
@@ -309,25 +262,27 @@ def _gd_wrappers(wrapper: SValue | None) -> dict[str, SDict] | None:
     return out
 
 
-def _translation(t: Translation, ctx: gc.GanContext, td: SDict, label: str) -> Plan | None:
+def _translation(
+    t: Translation, ctx: gc.GanContext, td: SDict, label: str
+) -> gc.ModelSettings | None:
     """Spec §1.7, §2.2, §2.3: same keys on the 1.x model, but G phase i%k -> (i+1)%k."""
-    plan = Plan()
+    moved = gc.ModelSettings()
     k, k_entry = _steps(td, "disc_steps")
-    plan.put("discriminator_steps", k, k_entry)
-    plan.consumed.add("disc_steps")
+    moved.put("discriminator_steps", k, k_entry)
+    moved.consumed.add("disc_steps")
     for key in ("disc_init_steps", "real_img_key") + (
         ("buffer_size",) if ctx.cls == "CycleGAN" else ()
     ):
         entry = td.entry(key)
         if entry is not None:
-            plan.put(key, entry.value, entry)
-            plan.consumed.add(key)
-    ignored_steps(t, ctx, td, label, plan)
+            moved.put(key, entry.value, entry)
+            moved.consumed.add(key)
+    gc.ignored_steps(t, ctx, td, label, moved)
     ema = td.entry("use_ema")
     if ema is not None:
-        plan.consumed.add("use_ema")
+        moved.consumed.add("use_ema")
         t.note(
-            RULE_ID,
+            FindingId.GAN_TRAIN_CFG,
             Severity.INFO,
             f"`{label}.use_ema` dropped: {ctx.cls} never read it in 0.x",
             at=ema,
@@ -335,13 +290,13 @@ def _translation(t: Translation, ctx: gc.GanContext, td: SDict, label: str) -> P
     kv = gc.integer(k, t.cfg)
     if kv is None or kv > 1:
         shown = kv if kv is not None else "(not static)"
-        plan.flagged.append(
+        moved.flagged.append(
             (
-                STEPS_ID,
+                FindingId.GAN_STEPS,
                 f"disc_steps={shown}: 0.x {ctx.cls} updated the generators at iterations "
                 "i % disc_steps == 0 (from i=0), MMagic at (i+1) % discriminator_steps == 0; "
                 "no 1.x config keeps the 0.x phase (converted with the shifted phase)",
                 k_entry,
             )
         )
-    return plan
+    return moved

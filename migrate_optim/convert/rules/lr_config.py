@@ -1,6 +1,6 @@
 """MO301 ``lr_config`` -> ``param_scheduler``; MO304 warmup with a floor; MO305 ``Linear`` interval.
 
-Spec §5.1, §5.2 ("exact mapping" column), §6.2, §6.3 and §7 rules 9-11. mmcv's
+docs/schedules.md#two-execution-models, #policy-mapping, #warmup and #linearlrinterval. mmcv's
 ``LrUpdaterHook`` computes the lr of epoch/iteration ``t`` in closed form and multiplies it by the
 warmup factor of iteration ``t``; MMEngine's schedulers are chained, each multiplying (or, with a
 floor, affinely updating) the current lr once per step, the value written at step ``g`` being the
@@ -25,9 +25,9 @@ one used by step ``g``. From the two models:
   cyclic, linear annealing, ``warmup_by_epoch``) are left with a TODO naming it; cosine and
   OneCycle let the runner fill ``end`` (exact).
 
-Not converted (TODO with the reason, spec §8 item 2): ``inv``; ``step`` with a ``min_lr`` that
-can bind; ``CosineRestart`` with a floor and restart weights below 1; mmdet ``YOLOX``, mmcls
-``CosineAnnealingCooldown``, mmedit ``Reduce`` and every unknown policy.
+Not converted (TODO with the reason, docs/schedules.md#policy-mapping): ``inv``; ``step`` with a
+``min_lr`` that can bind; ``CosineRestart`` with a floor and restart weights below 1; mmdet
+``YOLOX``, mmcls ``CosineAnnealingCooldown``, mmedit ``Reduce`` and every unknown policy.
 
 MO304 (warning): a warmup chained with a main scheduler that has a non-zero floor (poly
 ``min_lr``, cosine ``min_lr``/``min_lr_ratio``) is not exact in MMEngine: the affine update does
@@ -37,23 +37,19 @@ values; an epoch-based main scheduler is untouched while the warmup runs if the 
 the first epoch (stated as a condition on ``len(train_dataloader)``).
 
 MO305 (non-blocking TODO): mmgen/mmedit ``Linear`` with ``interval > 1`` has no exact 1.x form; it
-becomes MMagic's ``LinearLrInterval`` per wrapper (absolute lr, spec §6.3), with what differs.
+becomes MMagic's ``LinearLrInterval`` per wrapper (absolute lr,
+docs/schedules.md#linearlrinterval), with what differs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from migrate_optim.convert.findings import Severity
-from migrate_optim.convert.rules import gan_common as gc
-from migrate_optim.convert.rules import schedule_common as sc
+from migrate_optim.convert.findings import FindingId, Severity
+from migrate_optim.convert.rules import _gan as gc
+from migrate_optim.convert.rules import _schedule as sc
 from migrate_optim.convert.static import SDict, SEntry, SList, SLit, SValue, gdict, lit
 from migrate_optim.convert.translation import Translation
-
-RULE_ID = "MO301"
-FLOOR_ID = "MO304"
-INTERVAL_ID = "MO305"
-FINDING_IDS = (RULE_ID, FLOOR_ID, INTERVAL_ID)
 
 KEY = "lr_config"
 OUT = "param_scheduler"
@@ -84,7 +80,7 @@ POLICY_ARGS: dict[str, tuple[str, ...]] = {
     "Linear": ("target_lr", "start", "interval"),
 }
 
-#: policies with no exact MMEngine form (spec §5.2, §8 item 2) -> why
+#: policies with no exact MMEngine form (docs/schedules.md#policy-mapping) -> why
 NO_EQUIVALENT: dict[str, str] = {
     "Inv": "the `inv` policy (base * (1 + gamma * t) ** -power) has no MMEngine scheduler",
     "Yolox": "mmdet's YOLOX policy has a package-specific 1.x scheduler that was not analysed",
@@ -126,7 +122,7 @@ class Main:
     #: the main scheduler sets absolute values (a warmup cannot be chained with it)
     absolute: bool = False
     #: a finding the mapping needs, (id, message, blocking TODO?)
-    notes: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[FindingId, str]] = field(default_factory=list)
 
 
 def _none(v: SValue | None) -> bool:
@@ -159,7 +155,7 @@ def apply(t: Translation) -> None:
     try:
         out = convert(t, lc)
     except Refused as exc:
-        t.todo(RULE_ID, exc.reason, key=KEY, at=exc.at if exc.at is not None else lc)
+        t.todo(FindingId.LR_CONFIG, exc.reason, key=KEY, at=exc.at if exc.at is not None else lc)
         return
     if out is not None:
         t.set(OUT, out, sources=(KEY,))
@@ -229,7 +225,8 @@ def convert(t: Translation, lc: SValue) -> SValue | None:
     if by_epoch and info.kind == sc.ITER:
         raise Refused(
             "lr_config.by_epoch=True inside an iteration runner: the 0.x hook never changed the "
-            "lr (spec §5.1); remove it, or set by_epoch=False if a schedule was meant"
+            "lr (its epoch hook fires once); remove it, or set by_epoch=False if a schedule "
+            "was meant"
         )
     main = MAIN_BUILDERS[name](t, lc, by_epoch, info)
     warmups = warmup_schedulers(t, lc, info, main)
@@ -248,7 +245,7 @@ def convert(t: Translation, lc: SValue) -> SValue | None:
 
 
 def warmup_schedulers(t: Translation, lc: SDict, info: sc.RunnerInfo, main: Main) -> list[SDict]:
-    """The iteration-based warmup schedulers (spec §5.2 warmup rows), chained at begin=0."""
+    """The iteration-based warmup schedulers (docs/schedules.md#warmup), chained at begin=0."""
     kind_v = lc.get("warmup")
     if kind_v is None or _none(kind_v):
         return []
@@ -301,9 +298,9 @@ def _floor_finding(
         return
     if main.floor_unknown is not None:
         t.todo(
-            FLOOR_ID,
+            FindingId.WARMUP_FLOOR,
             "warmup chained with a main scheduler that has a non-zero floor is not exact in "
-            f"MMEngine (spec §5.2), and the largest difference cannot be computed: "
+            f"MMEngine, and the largest difference cannot be computed: "
             f"{main.floor_unknown}; check the schedule",
             key=KEY,
             at=lc.entry("warmup"),
@@ -312,7 +309,7 @@ def _floor_finding(
         return
     if main.floor_epochs:
         t.note(
-            FLOOR_ID,
+            FindingId.WARMUP_FLOOR,
             Severity.WARNING,
             f"warmup chained with an epoch-based scheduler with a non-zero floor: exact only "
             f"if warmup_iters ({w}) <= len(train_dataloader) (the warmup then ends before the "
@@ -324,9 +321,9 @@ def _floor_finding(
     bases = base_lrs(t)
     if main.floor is None or length is None or not bases:
         t.todo(
-            FLOOR_ID,
+            FindingId.WARMUP_FLOOR,
             "warmup chained with a main scheduler that has a non-zero floor is not exact in "
-            "MMEngine (spec §5.2), and the largest difference cannot be computed (max_iters or "
+            "MMEngine, and the largest difference cannot be computed (max_iters or "
             "the base lr is not static); check the schedule",
             key=KEY,
             at=lc.entry("warmup"),
@@ -341,7 +338,7 @@ def _floor_finding(
     if worst < 1e-9:
         return
     t.note(
-        FLOOR_ID,
+        FindingId.WARMUP_FLOOR,
         Severity.WARNING,
         f"{kind} warmup chained with a main scheduler with a non-zero floor: MMEngine's "
         f"chained schedulers do not undo the warmup scaling, the lr differs from 0.x by up to "
@@ -454,7 +451,7 @@ def _min_lr_never_binds(t: Translation, lc: SDict, decays: int | None) -> None:
         lowest = min(bases) * gamma**decays
         if lowest >= min_lr:
             t.note(
-                RULE_ID,
+                FindingId.LR_CONFIG,
                 Severity.INFO,
                 f"lr_config.min_lr={min_lr:g} dropped: the lr never falls below it (lowest "
                 f"{lowest:g}), so mmcv's clamp never bound",
@@ -585,7 +582,7 @@ def _cosine_restart(t: Translation, lc: SDict, by_epoch: bool, info: sc.RunnerIn
     if m != 0 and ratio != 0 and any(w != 1 for w in weights):
         raise Refused(
             "CosineRestart with a non-zero floor and restart weights below 1: mmcv restarts at "
-            "w * base + (1 - w) * min_lr, MMEngine at w * base (spec §5.2); no exact 1.x form"
+            "w * base + (1 - w) * min_lr, MMEngine at w * base; no exact 1.x form"
         )
     s = sched(
         "CosineRestartLR",
@@ -718,7 +715,10 @@ def _linear_annealing(t: Translation, lc: SDict, by_epoch: bool, info: sc.Runner
 
 
 def _linear(t: Translation, lc: SDict, by_epoch: bool, info: sc.RunnerInfo) -> Main:
-    """mmgen/mmedit ``LinearLrUpdaterHook(target_lr, start, interval)`` (spec §5.2, §6.3)."""
+    """mmgen/mmedit ``LinearLrUpdaterHook(target_lr, start, interval)``.
+
+    docs/schedules.md#policy-mapping and #linearlrinterval.
+    """
     p = _length(info, by_epoch, "Linear")
     n = gc.integer(p, t.cfg)
     target = num(t, lc, "target_lr", 0)
@@ -791,9 +791,9 @@ def _linear_interval(t: Translation, lc: SDict, by_epoch: bool, p: SValue, start
         main.schedulers = [one(lr)]
     main.notes.append(
         (
-            INTERVAL_ID,
+            FindingId.LINEAR_INTERVAL,
             "Linear policy with interval > 1 has no exact 1.x form; it became MMagic's "
-            "LinearLrInterval, which differs (spec §6.3): the lr at iteration `start` is "
+            "LinearLrInterval, which differs: the lr at iteration `start` is "
             "base * start_factor (base squared) for one iteration, every later change comes one "
             "iteration late, param-wise lr multipliers are lost (absolute values), and each "
             "optimizer needs its own entry (written per wrapper here); LinearLrInterval is "

@@ -1,9 +1,10 @@
 """MO302 ``momentum_config`` -> momentum schedulers in ``param_scheduler``.
 
-Spec §5.1, §5.2 (momentum row) and §7 rule 9. mmcv's ``MomentumUpdaterHook`` works like the lr
-hook (closed form per epoch or iteration, ``by_epoch`` default True, with *no* iteration-runner
-default), and MMEngine's momentum schedulers are the lr ones applied to ``momentum`` (or
-``betas[0]`` for Adam-style optimizers, as mmcv's hooks did), so the same mappings hold:
+docs/schedules.md#two-execution-models and #policy-mapping. mmcv's ``MomentumUpdaterHook``
+works like the lr hook (closed form per epoch or iteration, ``by_epoch`` default True, with
+*no* iteration-runner default), and MMEngine's momentum schedulers are the lr ones applied to
+``momentum`` (or ``betas[0]`` for Adam-style optimizers, as mmcv's hooks did), so the same
+mappings hold:
 
 * ``CosineAnnealing`` -> ``CosineAnnealingMomentum(T_max=P, eta_min / eta_min_ratio, end=P)``;
 * ``LinearAnnealing`` -> ``LinearMomentum(start_factor=1, end_factor=r, end=P+1)``;
@@ -19,14 +20,12 @@ cases the lr rule refuses for the same reasons (an iteration length inside an ep
 
 from __future__ import annotations
 
-from migrate_optim.convert.rules import gan_common as gc
+from migrate_optim.convert.findings import FindingId
+from migrate_optim.convert.rules import _gan as gc
+from migrate_optim.convert.rules import _schedule as sc
 from migrate_optim.convert.rules import lr_config as lrc
-from migrate_optim.convert.rules import schedule_common as sc
 from migrate_optim.convert.static import SDict, SList, SLit, SValue, lit
 from migrate_optim.convert.translation import Translation
-
-RULE_ID = "MO302"
-FINDING_IDS = (RULE_ID,)
 
 KEY = "momentum_config"
 OUT = lrc.OUT
@@ -56,14 +55,16 @@ def apply(t: Translation) -> None:
     try:
         scheds = convert(t, mc)
     except lrc.Refused as exc:
-        t.todo(RULE_ID, exc.reason, key=KEY, at=exc.at if exc.at is not None else mc)
+        t.todo(
+            FindingId.MOMENTUM_CONFIG, exc.reason, key=KEY, at=exc.at if exc.at is not None else mc
+        )
         return
     current = t.out.get(OUT)
     if lrc.KEY in t.cfg.entries and lrc.KEY not in t.out:
         # the lr rule left lr_config with a TODO: one param_scheduler holds both, so the
         # momentum schedule waits with it
         t.todo(
-            RULE_ID,
+            FindingId.MOMENTUM_CONFIG,
             "momentum_config has an exact 1.x form, but it goes into the same "
             "param_scheduler as lr_config, which is left for the user (see its TODO)",
             key=KEY,
@@ -110,7 +111,7 @@ def convert(t: Translation, mc: SValue) -> list[SDict]:
     if "warmup" in mc and not _none(mc.get("warmup")):
         raise lrc.Refused(
             "momentum warmup: mmcv divides the momentum by the warmup ratio during the warmup; "
-            "MMEngine has no equivalent (spec §5.2); convert by hand",
+            "MMEngine has no equivalent; convert by hand",
             mc.entry("warmup"),
         )
     info = sc.runner_info(t)
@@ -123,7 +124,8 @@ def convert(t: Translation, mc: SValue) -> list[SDict]:
         raise lrc.Refused(
             "momentum_config.by_epoch is True (its default: the iteration runner sets no "
             "default for momentum) inside an iteration runner: the 0.x hook never changed the "
-            "momentum (spec §5.1); remove it, or set by_epoch=False if a schedule was meant"
+            "momentum (its epoch hook fires once); remove it, or set by_epoch=False if a "
+            "schedule was meant"
         )
     if name == "Step":
         return [_step(t, mc, by_epoch)]

@@ -1,31 +1,29 @@
 """MO101 ``optimizer`` -> ``optim_wrapper`` for single-optimizer configs; MO109 constructors.
 
-Spec §3.3 item 1 and §7 rule 6: ``optimizer=dict(type=..., lr=..., constructor=...,
+docs/optimizers.md#where-the-optimizer-lives: ``optimizer=dict(type=..., lr=..., constructor=...,
 paramwise_cfg=...)`` becomes ``optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type=...,
 lr=...), constructor=..., paramwise_cfg=...)``: ``constructor`` and ``paramwise_cfg`` move out
 of the optimizer into the wrapper (``build_optim_wrapper`` pops them there, mmcv's
 ``build_optimizer`` popped them from the optimizer).
 
-Constructor names (spec §3.3 items 1 and 9, research note Q3; only names the note verified):
+Constructor names (docs/optimizers.md#constructor-names, research note Q3; only names the note
+verified):
 mmcv ``DefaultOptimizerConstructor`` -> MMEngine ``DefaultOptimWrapperConstructor``; mmdet's and
 mmseg's layer-decay constructors keep their names in their 1.x packages. Constructors whose 1.x
 successor reads different keys or computes different groups (mmpose layer decay, mmselfsup
 fine-tuning constructors, mmdet3d's early constructors) are left with a TODO; unknown names are
 kept with a warning.
 
-Per-module optimizer dicts (every value a dict: MMGeneration/MMEditing GANs, spec §1.9) are left
+Per-module optimizer dicts (every value a dict: MMGeneration/MMEditing GANs, docs/gan.md) are left
 to the multi-optimizer rule.
 """
 
 from __future__ import annotations
 
-from migrate_optim.convert.findings import Severity
+from migrate_optim import facts
+from migrate_optim.convert.findings import FindingId, Severity
 from migrate_optim.convert.static import SDict, SLit, gdict, lit, merge_into
 from migrate_optim.convert.translation import Translation
-
-RULE_ID = "MO101"
-CONSTRUCTOR_ID = "MO109"
-FINDING_IDS = (RULE_ID, CONSTRUCTOR_ID)
 
 #: 0.x constructor registry names -> 1.x names, for every codebase (spec §3.3 item 1)
 CONSTRUCTOR_NAMES: dict[str, str] = {
@@ -72,17 +70,11 @@ REFUSED_CONSTRUCTORS: dict[tuple[str, str], str] = {
     ),
 }
 
-#: keys of a single optimizer dict that hold dicts (so they do not make it per-module)
-_OPTIMIZER_DICT_KEYS = {"paramwise_cfg", "paramwise_options"}
-
 
 def is_per_module(optimizer: SDict) -> bool:
     """mmgen/mmedit build one optimizer per key when *every* value is a dict (spec §1.9)."""
-    return (
-        bool(optimizer.entries)
-        and all(isinstance(v, SDict) for _, v in optimizer.items())
-        and not _OPTIMIZER_DICT_KEYS & set(optimizer.keys())
-    )
+    values_are_dicts = all(isinstance(v, SDict) for _, v in optimizer.items())
+    return facts.is_per_module(optimizer.keys(), values_are_dicts)
 
 
 def apply(t: Translation) -> None:
@@ -91,7 +83,7 @@ def apply(t: Translation) -> None:
     optimizer = t.cfg.get("optimizer")
     if optimizer is None and t.codebase in (None, "mmedit"):
         # mmedit 0.x reads `optimizers`; without a dict-of-dicts it builds one optimizer for
-        # the whole model (spec §3.2, mmedit build_optimizers)
+        # the whole model (docs/gan.md#per-module-optimizers)
         source = "optimizers"
         optimizer = t.cfg.get("optimizers")
     if not isinstance(optimizer, SDict) or is_per_module(optimizer):
@@ -99,7 +91,7 @@ def apply(t: Translation) -> None:
     t.relate("optim_wrapper", source)
     if "paramwise_options" in optimizer:
         t.todo(
-            RULE_ID,
+            FindingId.OPTIMIZER,
             "mmselfsup 0.x `paramwise_options` match parameter names by regex and apply every "
             "matching key in order; MMEngine's paramwise_cfg.custom_keys match substrings and "
             "apply only the longest; convert by hand",
@@ -131,13 +123,13 @@ def apply(t: Translation) -> None:
             name = value.value
             key = (t.codebase or "", name)
             if key in REFUSED_CONSTRUCTORS:
-                t.todo(CONSTRUCTOR_ID, REFUSED_CONSTRUCTORS[key], key=source, at=ctor)
+                t.todo(FindingId.CONSTRUCTOR, REFUSED_CONSTRUCTORS[key], key=source, at=ctor)
                 return
             if name in CONSTRUCTOR_NAMES:
                 value = lit(CONSTRUCTOR_NAMES[name])
             elif key in SAME_NAME_CONSTRUCTORS:
                 t.note(
-                    CONSTRUCTOR_ID,
+                    FindingId.CONSTRUCTOR,
                     Severity.INFO,
                     f"constructor {name!r} keeps its name: {t.codebase} 1.x registers it in "
                     "OPTIM_WRAPPER_CONSTRUCTORS (keep default_scope or custom_imports on "
@@ -146,7 +138,7 @@ def apply(t: Translation) -> None:
                 )
             else:
                 t.note(
-                    CONSTRUCTOR_ID,
+                    FindingId.CONSTRUCTOR,
                     Severity.WARNING,
                     f"constructor {name!r} is not known to the converter for "
                     f"{t.codebase or 'an unknown codebase'}: kept as is; check that its 1.x "
@@ -156,7 +148,7 @@ def apply(t: Translation) -> None:
                 )
         else:
             t.note(
-                CONSTRUCTOR_ID,
+                FindingId.CONSTRUCTOR,
                 Severity.WARNING,
                 "constructor is not a string literal: kept as is; check that it names a 1.x "
                 "OPTIM_WRAPPER_CONSTRUCTORS entry",

@@ -1,16 +1,17 @@
 """MO102 ``optimizer_config`` (and the top-level ``fp16``) -> fields of ``optim_wrapper``.
 
-Spec §3.1, §3.2 and §7 rule 7; research note ``codebases.md`` Q1 and Q4 for the codebases the
-spec does not cover. The rule rebuilds, statically, the optimizer hook that the codebase's 0.x
-trainer registered, then maps it onto the wrapper:
+docs/optimizer-hooks.md and docs/fp16.md; research note ``codebases.md`` Q1 and Q4 for the
+codebases the docs do not cover. The rule rebuilds, statically, the optimizer hook that the
+codebase's 0.x trainer registered, then maps it onto the wrapper:
 
 * ``OptimizerHook`` (and the ``DistOptimizerHook`` variants that behave like it):
   ``grad_clip`` -> ``clip_grad`` (norm clipping; ``None`` stays ``None``);
 * ``GradientCumulativeOptimizerHook(cumulative_iters=c)`` -> ``accumulative_counts=c``
-  (identical counting and loss factors, spec §4.1);
+  (identical counting and loss factors, docs/optimizer-hooks.md#gradient-accumulation);
 * ``Fp16OptimizerHook`` / ``GradientCumulativeFp16OptimizerHook`` -> ``type='AmpOptimWrapper'``
   with ``loss_scale`` written out, the 0.x default ``512.`` included (MMEngine's default is
-  ``'dynamic'``, §4.3); ints become floats (mmcv rejected ints, MMEngine too);
+  ``'dynamic'``, docs/fp16.md#loss-scale-values); ints become floats (mmcv rejected ints,
+  MMEngine too);
   ``coalesce``/``bucket_size_mb``/``distributed`` have no 1.x meaning and are dropped;
 * ``detect_anomalous_params=True`` -> ``model_wrapper_cfg=dict(type='MMDistributedDataParallel',
   detect_anomalous_params=True)``;
@@ -20,7 +21,8 @@ trainer registered, then maps it onto the wrapper:
   Forms with no exact 1.x equivalent (``update_interval>1`` of hooks without a final step,
   ``frozen_layers_cfg``, mmtrack's backbone unfreezing) are left with a TODO.
 
-How each trainer turns ``optimizer_config`` and ``fp16`` into that hook (§3.2, note Q1):
+How each trainer turns ``optimizer_config`` and ``fp16`` into that hook
+(docs/fp16.md#top-level-fp16-per-codebase, note Q1):
 ``Fp16OptimizerHook(**optimizer_config, **fp16)`` whenever ``fp16`` is not None (mmdet and
 mmdet-like codebases; ``fp16 = dict()`` therefore enables fp16 with ``loss_scale=512.``);
 ``Fp16OptimizerHook(**optimizer_config, loss_scale=fp16['loss_scale'])`` (mmcls; ``fp16 =
@@ -35,18 +37,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from migrate_optim.convert import codebase as cb
-from migrate_optim.convert.findings import Severity
+from migrate_optim.convert.findings import FindingId, Severity
 from migrate_optim.convert.static import SDict, SEntry, SExpr, SLit, SValue, gdict, lit
 from migrate_optim.convert.translation import Translation
-
-RULE_ID = "MO102"
-FP16_ID = "MO103"
-LOSS_SCALE_ID = "MO104"
-ANOMALOUS_ID = "MO106"
-IGNORED_ID = "MO107"
-CODEBASE_ID = "MO108"
-APEX_ID = "MO111"
-FINDING_IDS = (RULE_ID, FP16_ID, LOSS_SCALE_ID, ANOMALOUS_ID, IGNORED_ID, CODEBASE_ID, APEX_ID)
 
 #: mmcv 1.x default of ``Fp16OptimizerHook(loss_scale=...)`` (spec §3.1)
 MMCV_LOSS_SCALE = 512.0
@@ -81,7 +74,7 @@ _FP16 = {
 }
 _DIST_COMMON = {"grad_clip": "clip_grad", "coalesce": DROP, "bucket_size_mb": DROP}
 
-#: mmcv 1.7.2 hooks (spec §3.1), registered for every codebase
+#: mmcv 1.7.2 hooks (docs/optimizer-hooks.md#the-mmcv-hooks), registered for every codebase
 MMCV_HOOKS: dict[str, HookSpec] = {
     "OptimizerHook": HookSpec(_PLAIN),
     "GradientCumulativeOptimizerHook": HookSpec(
@@ -152,7 +145,7 @@ def apply(t: Translation) -> None:
         for key, value in (("optimizer_config", hook_cfg), ("fp16", fp16)):
             if value is not None:
                 t.note(
-                    IGNORED_ID,
+                    FindingId.NOT_READ_BY_TRAINER,
                     Severity.WARNING,
                     f"`{key}` dropped: the {t.codebase} 0.x trainer registers no optimizer "
                     "hook, so it had no effect on training",
@@ -164,7 +157,7 @@ def apply(t: Translation) -> None:
     # -- the top-level fp16 ------------------------------------------------------------------
     if fp16 is not None and profile == cb.FP16_IGNORED:
         t.note(
-            FP16_ID,
+            FindingId.FP16,
             Severity.INFO,
             f"`fp16` dropped: the {t.codebase} 0.x trainer ignores it (fp16 training came "
             "only from optimizer_config.type='Fp16OptimizerHook')",
@@ -178,7 +171,7 @@ def apply(t: Translation) -> None:
         fp16 = None
     if fp16 is not None and profile is None:
         t.todo(
-            CODEBASE_ID,
+            FindingId.CODEBASE,
             "top-level `fp16` is read differently by each 0.x trainer (mmdet merges it into "
             "the hook, mmcls reads loss_scale, mmseg ignores it) and the codebase of this "
             "config is unknown; rerun with --codebase",
@@ -187,7 +180,7 @@ def apply(t: Translation) -> None:
         )
         return
     if fp16 is not None and not isinstance(fp16, SDict):
-        t.todo(FP16_ID, "`fp16` is not a dict literal; convert by hand", key="fp16", at=fp16)
+        t.todo(FindingId.FP16, "`fp16` is not a dict literal; convert by hand", key="fp16", at=fp16)
         return
 
     # -- optimizer_config ----------------------------------------------------------------------
@@ -196,7 +189,7 @@ def apply(t: Translation) -> None:
     if hook_cfg is not None and not isinstance(hook_cfg, SDict):
         if isinstance(hook_cfg, SLit) and hook_cfg.value is None:
             t.todo(
-                RULE_ID,
+                FindingId.OPTIMIZER_HOOK,
                 "`optimizer_config = None` registered no optimizer hook in 0.x: the model "
                 "stepped its optimizer itself (e.g. use_adversarial_train) or did not train; "
                 "1.x models step through optim_wrapper, convert by hand",
@@ -205,7 +198,7 @@ def apply(t: Translation) -> None:
             )
             return
         t.todo(
-            RULE_ID,
+            FindingId.OPTIMIZER_HOOK,
             "`optimizer_config` is not a dict literal; convert by hand",
             key="optimizer_config",
             at=hook_cfg,
@@ -213,7 +206,7 @@ def apply(t: Translation) -> None:
         return
     if profile is None and hook_cfg is not None:
         t.note(
-            CODEBASE_ID,
+            FindingId.CODEBASE,
             Severity.WARNING,
             "the 0.x codebase of this config is unknown: optimizer_config was converted as "
             "an mmcv optimizer hook, which is what every 0.x trainer except mmgen's and "
@@ -241,9 +234,13 @@ def apply(t: Translation) -> None:
         # optimizer. Written as `optim_wrapper` it would clash with that sibling's (MMEngine
         # refuses keys defined by two bases); its 1.x form is MMEngine's default anyway.
         for k in sources:
-            t.note(RULE_ID, Severity.INFO,
-                   f"`{k}` dropped: it only restates MMEngine's default wrapper settings, and "
-                   "an `optim_wrapper` here would clash with a sibling base's", at=t.cfg.get(k))
+            t.note(
+                FindingId.OPTIMIZER_HOOK,
+                Severity.INFO,
+                f"`{k}` dropped: it only restates MMEngine's default wrapper settings, and "
+                "an `optim_wrapper` here would clash with a sibling base's",
+                at=t.cfg.get(k),
+            )
             t.remove(k)
         return
     t.set("optim_wrapper", wrapper, sources=sources)
@@ -268,12 +265,12 @@ def _default_hook(codebase: str | None) -> str:
 
 
 def _merge_fp16(t: Translation, hook: SDict, fp16: SDict, profile: str | None) -> SDict | None:
-    """The hook config the trainer built from optimizer_config + an active fp16 (spec §3.2)."""
+    """The hook config the trainer built from optimizer_config + an active fp16 (docs/fp16.md)."""
     hook_type = "GradAccumFp16OptimizerHook" if profile == cb.SELFSUP else "Fp16OptimizerHook"
 
     def fail(message: str, at: SValue | SEntry) -> None:
         t.todo(
-            FP16_ID,
+            FindingId.FP16,
             f"with `fp16` set, the {t.codebase} 0.x trainer calls {hook_type}"
             f"(**optimizer_config, ...), {message}: this config did not train in 0.x",
             key="fp16",
@@ -299,7 +296,7 @@ def _merge_fp16(t: Translation, hook: SDict, fp16: SDict, profile: str | None) -
         for k in fp16.keys():
             if k != "loss_scale":
                 t.note(
-                    FP16_ID,
+                    FindingId.FP16,
                     Severity.INFO,
                     f"`fp16.{k}` dropped: the {t.codebase} 0.x trainer reads only "
                     "fp16['loss_scale']",
@@ -320,7 +317,7 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
     type_v = hook.get("type")
     if not (isinstance(type_v, SLit) and isinstance(type_v.value, str)):
         t.todo(
-            RULE_ID,
+            FindingId.OPTIMIZER_HOOK,
             "`optimizer_config.type` is not a string literal",
             key=_key(t, type_v),
             at=type_v,
@@ -330,7 +327,7 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
     spec = hook_spec(hook_type, t.codebase, profile)
     if spec is None:
         t.todo(
-            RULE_ID,
+            FindingId.OPTIMIZER_HOOK,
             f"optimizer hook {hook_type!r} has no known 1.x optim_wrapper form for "
             f"{t.codebase or 'an unknown codebase'}; convert by hand",
             key=_key(t, type_v),
@@ -338,12 +335,12 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
         )
         return False
     if spec.refuse:
-        t.todo(RULE_ID, spec.refuse, key=_key(t, type_v), at=type_v)
+        t.todo(FindingId.OPTIMIZER_HOOK, spec.refuse, key=_key(t, type_v), at=type_v)
         return False
     for key, entry in hook.entries.items():
         if key != "type" and key not in spec.args:
             t.todo(
-                RULE_ID,
+                FindingId.OPTIMIZER_HOOK,
                 f"`{key}` is not an argument of {t.codebase or ''} {hook_type} (TypeError in "
                 "0.x, or a custom hook); convert by hand".replace("  ", " "),
                 key=_key(t, entry),
@@ -362,7 +359,12 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
         value = entry.value
         if how == DROP:
             infos.append(
-                (RULE_ID, f"`{key}` of {hook_type} dropped: it has no effect", Severity.INFO, entry)
+                (
+                    FindingId.OPTIMIZER_HOOK,
+                    f"`{key}` of {hook_type} dropped: it has no effect",
+                    Severity.INFO,
+                    entry,
+                )
             )
         elif how == ANOMALOUS:
             anomalous = entry
@@ -374,11 +376,16 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
         elif how in (ACC_EXACT, ACC_NO_TAIL):
             n = _int(value)
             if n is None:
-                t.todo(RULE_ID, f"`{key}` is not a literal int", key=_key(t, entry), at=entry)
+                t.todo(
+                    FindingId.OPTIMIZER_HOOK,
+                    f"`{key}` is not a literal int",
+                    key=_key(t, entry),
+                    at=entry,
+                )
                 return False
             if how == ACC_NO_TAIL and n != 1:
                 t.todo(
-                    RULE_ID,
+                    FindingId.OPTIMIZER_HOOK,
                     f"{hook_type}({key}={n}) divides every loss by {n} and never steps on a "
                     "partial last window; OptimWrapper(accumulative_counts) rescales and "
                     "steps the tail, so it matches only when max_iters is a multiple of "
@@ -391,13 +398,18 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
         elif how == APEX:
             if _is_literal(value, False):
                 infos.append(
-                    (RULE_ID, f"`{key}=False` dropped: the default", Severity.INFO, entry)
+                    (
+                        FindingId.OPTIMIZER_HOOK,
+                        f"`{key}=False` dropped: the default",
+                        Severity.INFO,
+                        entry,
+                    )
                 )
             elif _is_literal(value, True):
                 wrapper_type = "ApexOptimWrapper"
                 infos.append(
                     (
-                        APEX_ID,
+                        FindingId.APEX,
                         f"{hook_type}(use_fp16=True) trained with NVIDIA apex amp (opt_level "
                         "'O1', dynamic loss scale): mapped to ApexOptimWrapper with those "
                         "settings, which needs apex installed; AmpOptimWrapper is the "
@@ -407,16 +419,26 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
                     )
                 )
             else:
-                t.todo(RULE_ID, f"`{key}` is not a literal bool", key=_key(t, entry), at=entry)
+                t.todo(
+                    FindingId.OPTIMIZER_HOOK,
+                    f"`{key}` is not a literal bool",
+                    key=_key(t, entry),
+                    at=entry,
+                )
                 return False
         elif how == FROZEN:
             if isinstance(value, SDict) and not value.entries:
                 infos.append(
-                    (RULE_ID, f"`{key}=dict()` dropped: it freezes nothing", Severity.INFO, entry)
+                    (
+                        FindingId.OPTIMIZER_HOOK,
+                        f"`{key}=dict()` dropped: it freezes nothing",
+                        Severity.INFO,
+                        entry,
+                    )
                 )
             else:
                 t.todo(
-                    RULE_ID,
+                    FindingId.OPTIMIZER_HOOK,
                     f"`{key}` dropped gradients of some layers for a number of iterations; "
                     "optim_wrapper has no equivalent (needs a custom hook); convert by hand",
                     key=_key(t, entry),
@@ -426,7 +448,7 @@ def _fold_hook(t: Translation, hook: SDict, wrapper: SDict, profile: str | None)
         else:
             if key == "grad_clip" and isinstance(value, SDict) and "type" in value:
                 t.todo(
-                    RULE_ID,
+                    FindingId.OPTIMIZER_HOOK,
                     "`grad_clip.type`: mmcv passed grad_clip to clip_grad_norm_, which fails "
                     "on `type` (TypeError): this config did not train in 0.x",
                     key=_key(t, entry),
@@ -475,7 +497,7 @@ def _loss_scale(t: Translation, entry: SEntry) -> SValue | None:
         v = value.value
         if isinstance(v, int) and not isinstance(v, bool):
             t.note(
-                LOSS_SCALE_ID,
+                FindingId.LOSS_SCALE,
                 Severity.WARNING,
                 f"loss_scale={v} is an int, which mmcv's Fp16OptimizerHook rejected "
                 f"(ValueError) and MMEngine rejects too; written as {float(v)!r}",
@@ -485,7 +507,7 @@ def _loss_scale(t: Translation, entry: SEntry) -> SValue | None:
         if isinstance(v, float) or v == "dynamic":
             return value
         t.todo(
-            LOSS_SCALE_ID,
+            FindingId.LOSS_SCALE,
             f"loss_scale={v!r} is neither a float, 'dynamic' nor a dict (ValueError in 0.x)",
             key=_key(t, entry),
             at=entry,
@@ -498,7 +520,7 @@ def _anomalous(t: Translation, entry: SEntry) -> bool:
     value = entry.value
     if _is_literal(value, False):
         t.note(
-            ANOMALOUS_ID,
+            FindingId.ANOMALOUS_PARAMS,
             Severity.INFO,
             "`detect_anomalous_params=False` dropped: it is the default",
             at=entry,
@@ -514,14 +536,14 @@ def _anomalous(t: Translation, entry: SEntry) -> bool:
         cfg.set("detect_anomalous_params", value, like=entry)
         t.set("model_wrapper_cfg", cfg, sources=("optimizer_config",))
         t.note(
-            ANOMALOUS_ID,
+            FindingId.ANOMALOUS_PARAMS,
             Severity.INFO,
             "`detect_anomalous_params` moved to model_wrapper_cfg (MMDistributedDataParallel)",
             at=entry,
         )
         return True
     t.todo(
-        ANOMALOUS_ID,
+        FindingId.ANOMALOUS_PARAMS,
         "`detect_anomalous_params` is not a literal bool",
         key=_key(t, entry),
         at=entry,
@@ -538,7 +560,5 @@ def _int(value: SValue) -> int | None:
 
 def _is_literal(value: SValue | None, expected: object) -> bool:
     return (
-        isinstance(value, SLit)
-        and type(value.value) is type(expected)
-        and value.value == expected
+        isinstance(value, SLit) and type(value.value) is type(expected) and value.value == expected
     )

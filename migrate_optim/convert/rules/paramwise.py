@@ -1,6 +1,6 @@
 """MO105 ``paramwise_cfg``: keep mmcv's meaning under MMEngine's DefaultOptimWrapperConstructor.
 
-Spec §3.3 (differences 2-5) and §7 rule 8. mmcv treated a missing ``*_decay_mult`` as 1.0 and
+docs/paramwise.md. mmcv treated a missing ``*_decay_mult`` as 1.0 and
 checked norm -> depthwise conv -> bias; MMEngine treats a missing mult as "not set" and checks
 norm -> bias -> depthwise conv -> flat. So, for every ``paramwise_cfg`` that reaches the default
 constructor (a single wrapper or each GAN sub-wrapper):
@@ -23,14 +23,10 @@ regex-based one (research note Q3): its paramwise settings are left with a TODO.
 
 from __future__ import annotations
 
-from migrate_optim.convert.findings import Severity
+from migrate_optim.convert.findings import FindingId, Severity
 from migrate_optim.convert.static import SDict, SExpr, SLit, SValue, lit
 from migrate_optim.convert.translation import Translation
-
-RULE_ID = "MO105"
-FINDING_IDS = (RULE_ID,)
-
-DEFAULT_CONSTRUCTORS = {None, "DefaultOptimWrapperConstructor", "DefaultOptimizerConstructor"}
+from migrate_optim.facts import MULTI_CONSTRUCTOR, is_default_constructor
 
 
 def apply(t: Translation) -> None:
@@ -60,18 +56,18 @@ def _fix_wrapper(t: Translation, wrapper: SDict) -> SDict:
     pw = pw_entry.value
     ctor = wrapper.get("constructor")
     ctor_name = ctor.value if isinstance(ctor, SLit) else (None if ctor is None else "?")
-    if ctor_name not in DEFAULT_CONSTRUCTORS and ctor_name != "MultiOptimWrapperConstructor":
+    if not is_default_constructor(ctor_name) and ctor_name != MULTI_CONSTRUCTOR:
         t.note(
-            RULE_ID,
+            FindingId.PARAMWISE,
             Severity.INFO,
             f"paramwise_cfg copied as is for constructor {ctor_name!r}: its 1.x version "
             "defines the meaning",
             at=pw_entry,
         )
         return wrapper
-    if t.codebase == "mmselfsup" and ctor_name in DEFAULT_CONSTRUCTORS:
+    if t.codebase == "mmselfsup" and is_default_constructor(ctor_name):
         t.todo(
-            RULE_ID,
+            FindingId.PARAMWISE,
             "mmselfsup 0.x registers its own DefaultOptimizerConstructor (regex keys, every "
             "match applied): what this paramwise_cfg did cannot be checked; convert by hand",
             key="optim_wrapper",
@@ -87,7 +83,7 @@ def _fix_wrapper(t: Translation, wrapper: SDict) -> SDict:
         if isinstance(pw, SLit) and pw.value is None:
             return wrapper
         t.todo(
-            RULE_ID,
+            FindingId.PARAMWISE,
             "`paramwise_cfg` is not a dict literal: its mmcv meaning cannot be checked",
             key="optim_wrapper",
             at=pw_entry,
@@ -100,7 +96,7 @@ def _fix_wrapper(t: Translation, wrapper: SDict) -> SDict:
     if bias is not None and norm is None:
         new_pw.set("norm_decay_mult", lit(1.0))
         t.note(
-            RULE_ID,
+            FindingId.PARAMWISE,
             Severity.INFO,
             "added norm_decay_mult=1.0: with only bias_decay_mult set, MMEngine would also "
             "apply it to norm-layer biases (mmcv used 1.0)",
@@ -110,7 +106,7 @@ def _fix_wrapper(t: Translation, wrapper: SDict) -> SDict:
         dw_value = _number(dwconv) if dwconv is not None else 1.0
         if _number(bias) is None or dw_value is None or _number(bias) != dw_value:
             t.note(
-                RULE_ID,
+                FindingId.PARAMWISE,
                 Severity.WARNING,
                 "depthwise-conv biases get bias_decay_mult in MMEngine but "
                 f"{'dwconv_decay_mult' if dwconv is not None else 'a mult of 1.0'} in mmcv; "
@@ -121,7 +117,7 @@ def _fix_wrapper(t: Translation, wrapper: SDict) -> SDict:
     if flat is not None:
         new_pw.entries.pop("flat_decay_mult")
         t.note(
-            RULE_ID,
+            FindingId.PARAMWISE,
             Severity.WARNING,
             "flat_decay_mult dropped: mmcv ignored it, MMEngine would apply it",
             at=flat,
@@ -138,7 +134,7 @@ def _fix_wrapper(t: Translation, wrapper: SDict) -> SDict:
                 ck.set(key, opts.without(*extra), like=ck.entry(key))
                 changed = True
                 t.note(
-                    RULE_ID,
+                    FindingId.PARAMWISE,
                     Severity.WARNING,
                     f"custom_keys[{key!r}]: {', '.join(extra)} dropped: mmcv read only "
                     "lr_mult/decay_mult, MMEngine would set them on the param group",
@@ -147,7 +143,7 @@ def _fix_wrapper(t: Translation, wrapper: SDict) -> SDict:
         if changed:
             new_pw.set("custom_keys", ck, like=ck_entry)
     t.note(
-        RULE_ID,
+        FindingId.PARAMWISE,
         Severity.INFO,
         "frozen parameters (requires_grad=False) are no longer added to the optimizer with "
         "paramwise_cfg: 0.x optimizer state dicts will not load into 1.x",
@@ -157,7 +153,7 @@ def _fix_wrapper(t: Translation, wrapper: SDict) -> SDict:
         return wrapper
     if reference is not None:
         t.todo(
-            RULE_ID,
+            FindingId.PARAMWISE,
             f"`paramwise_cfg` refers to `{reference.code}`, which needs the changes above to "
             "keep its mmcv meaning; apply them by hand",
             key="optim_wrapper",

@@ -1,6 +1,6 @@
 """MO303 ``runner`` / ``total_epochs`` / ``total_iters`` -> the 1.x ``train_cfg`` loop.
 
-Spec §5.3 and §7 rule 12:
+docs/schedules.md#runner-and-totals:
 
 * ``runner=dict(type='EpochBasedRunner', max_epochs=E)`` becomes ``train_cfg=dict(type=
   'EpochBasedTrainLoop', max_epochs=E, val_interval=V)`` and ``IterBasedRunner(max_iters=I)``
@@ -19,14 +19,11 @@ Spec §5.3 and §7 rule 12:
 
 from __future__ import annotations
 
-from migrate_optim.convert.findings import Severity
-from migrate_optim.convert.rules import gan_common as gc
-from migrate_optim.convert.rules import schedule_common as sc
+from migrate_optim.convert.findings import FindingId, Severity
+from migrate_optim.convert.rules import _gan as gc
+from migrate_optim.convert.rules import _schedule as sc
 from migrate_optim.convert.static import SDict, SLit, SValue, gdict, lit
 from migrate_optim.convert.translation import Translation
-
-RULE_ID = "MO303"
-FINDING_IDS = (RULE_ID,)
 
 LOOPS = {sc.EPOCH: "EpochBasedTrainLoop", sc.ITER: "IterBasedTrainLoop"}
 #: keys of a 0.x runner dict the loop takes over (others have no 1.x meaning)
@@ -49,7 +46,7 @@ def apply(t: Translation) -> None:
         total = t.cfg.get("total_iters")
         if total is not None and "total_iters" not in t.out and gc.train_cfg_blocked(t):
             t.todo(
-                RULE_ID,
+                FindingId.TRAIN_LOOP,
                 "`total_iters` becomes train_cfg.max_iters, but `train_cfg` still holds the "
                 "0.x GAN train_cfg (see its TODO); convert it first",
                 key="total_iters",
@@ -64,7 +61,7 @@ def apply(t: Translation) -> None:
     existing = t.cfg.get("train_cfg")
     if existing is not None and not _none(existing) and not gc.is_loop_cfg(existing):
         t.todo(
-            RULE_ID,
+            FindingId.TRAIN_LOOP,
             "the top-level `train_cfg` is the 0.x model train_cfg (deprecated in 0.x): move it "
             "into `model.train_cfg` first, so that the 1.x loop can take the key",
             key=owner,
@@ -72,17 +69,22 @@ def apply(t: Translation) -> None:
         )
         return
     if runner is not None and not _none(runner) and not isinstance(runner, SDict):
-        t.todo(RULE_ID, "`runner` is not a dict literal: convert by hand", key="runner", at=runner)
+        t.todo(
+            FindingId.TRAIN_LOOP,
+            "`runner` is not a dict literal: convert by hand",
+            key="runner",
+            at=runner,
+        )
         return
     info = sc.runner_info(t)
     if info.kind is None:
-        t.todo(RULE_ID, f"{info.problem}: convert `{owner}` by hand", key=owner)
+        t.todo(FindingId.TRAIN_LOOP, f"{info.problem}: convert `{owner}` by hand", key=owner)
         return
     if isinstance(runner, SDict):
         extra = [k for k in runner.keys() if k not in RUNNER_KEYS]
         if extra:
             t.todo(
-                RULE_ID,
+                FindingId.TRAIN_LOOP,
                 f"runner option(s) {', '.join(extra)} have no `train_cfg` equivalent: convert "
                 "by hand",
                 key="runner",
@@ -92,7 +94,7 @@ def apply(t: Translation) -> None:
         other = "max_iters" if info.kind == sc.EPOCH else "max_epochs"
         if not _none(runner.get(other)) and other in runner:
             t.todo(
-                RULE_ID,
+                FindingId.TRAIN_LOOP,
                 f"{info.runner_type} with `{other}`: mmcv accepts only the length of its own "
                 "kind; convert by hand",
                 key="runner",
@@ -102,7 +104,7 @@ def apply(t: Translation) -> None:
     length = info.max_epochs if info.kind == sc.EPOCH else info.max_iters
     if length is None:
         t.todo(
-            RULE_ID,
+            FindingId.TRAIN_LOOP,
             f"the 0.x {info.kind}-based runner has no "
             f"{'max_epochs' if info.kind == sc.EPOCH else 'max_iters'}: convert by hand",
             key=owner,
@@ -125,7 +127,7 @@ def apply(t: Translation) -> None:
 
 
 def _consistent(t: Translation, info: sc.RunnerInfo) -> bool:
-    """mmdet asserts ``total_epochs == runner.max_epochs`` when both are given (spec §7 r12)."""
+    """mmdet asserts ``total_epochs == runner.max_epochs`` when both are given."""
     runner = t.cfg.get("runner")
     total = t.cfg.get("total_epochs" if info.kind == sc.EPOCH else "total_iters")
     if not isinstance(runner, SDict) or total is None or _none(total):
@@ -136,7 +138,7 @@ def _consistent(t: Translation, info: sc.RunnerInfo) -> bool:
         return True
     key = "total_epochs" if info.kind == sc.EPOCH else "total_iters"
     t.todo(
-        RULE_ID,
+        FindingId.TRAIN_LOOP,
         f"`{key}` and the runner's length "
         + ("differ" if a is not None and b is not None else "are not both static")
         + ": 0.x trained for the runner's (mmdet asserted they are equal); convert by hand",
@@ -153,7 +155,7 @@ def _val_interval(t: Translation) -> SValue | None:
         return lit(1)
     if not isinstance(ev, SDict):
         t.note(
-            RULE_ID,
+            FindingId.TRAIN_LOOP,
             Severity.WARNING,
             "`evaluation` is not a dict literal: `val_interval` was not written (1.x default: "
             "1 epoch or 1000 iterations); set it to the 0.x evaluation interval",
@@ -162,7 +164,7 @@ def _val_interval(t: Translation) -> SValue | None:
         return None
     if "start" in ev and not _none(ev.get("start")):
         t.note(
-            RULE_ID,
+            FindingId.TRAIN_LOOP,
             Severity.WARNING,
             "evaluation.start: 0.x evaluated at `start` and every `interval` after it; 1.x "
             "`val_begin` evaluates at multiples of `val_interval` from `val_begin` on; check "

@@ -1,6 +1,7 @@
 """Shared knowledge of the schedule rules (MO3xx): which 0.x runner trains a config, for how long.
 
-Not a rule itself (it has no ``apply``). Spec §5.1 and §5.3:
+Not a rule itself (it has no ``apply``). docs/schedules.md#two-execution-models and
+#runner-and-totals:
 
 * the runner is ``runner.type`` when a ``runner`` dict is given; without one, each codebase's
   train API picks it: mmdet/mmcls and the other epoch-based codebases build an
@@ -22,7 +23,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from migrate_optim.convert.rules import gan_common as gc
+from migrate_optim.convert.rules import _gan as gc
 from migrate_optim.convert.static import SDict, SExpr, SList, SLit, SValue, lit
 from migrate_optim.convert.translation import Translation
 
@@ -57,7 +58,7 @@ class RunnerInfo:
     runner_type: str | None = None
 
     def length(self, by_epoch: bool) -> SValue | None:
-        """``P`` of spec §5.2: epochs for an epoch-based schedule, iterations otherwise.
+        """``P`` of docs/schedules.md: epochs for an epoch-based schedule, iterations otherwise.
 
         None when it is not statically known (an iteration count inside an epoch runner needs
         ``len(train_dataloader)``).
@@ -72,7 +73,7 @@ def _none(v: SValue | None) -> bool:
 
 
 def runner_info(t: Translation) -> RunnerInfo:
-    """The 0.x runner of the effective config (spec §5.3)."""
+    """The 0.x runner of the effective config (docs/schedules.md#runner-and-totals)."""
     cfg = t.cfg
     runner = cfg.get("runner")
     total_epochs = cfg.get("total_epochs")
@@ -145,8 +146,8 @@ def plus_one(value: SValue, cfg: SDict) -> SValue | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Schedule arithmetic (spec §5.1): what mmcv computes in closed form, what MMEngine's chained
-# schedulers compute recursively.
+# Schedule arithmetic (docs/schedules.md#two-execution-models): what mmcv computes in closed
+# form, what MMEngine's chained schedulers compute recursively.
 
 
 def mmcv_warmup_factor(kind: str, ratio: float, warmup_iters: int, t: int) -> float:
@@ -218,8 +219,8 @@ def warmup_floor_deviation(
     """Largest relative lr difference of MMEngine's chained warmup + floor scheduler.
 
     Steps both schedules over ``length`` steps (the iteration-based main schedule and the
-    iteration-based warmup of spec §5.2) for one param group of base lr ``base``; returns
-    (largest |1.x - 0.x| / 0.x, the step where it occurs).
+    iteration-based warmup of docs/schedules.md#warmup) for one param group of base lr
+    ``base``; returns (largest |1.x - 0.x| / 0.x, the step where it occurs).
     """
     worst, at = 0.0, 0
     cur = base

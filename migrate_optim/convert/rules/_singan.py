@@ -1,6 +1,7 @@
 """MO206 SinGAN / PESinGAN: model keys and per-scale optimizers from train_cfg.
 
-Spec §1.6, §2.2, §2.3 and §7 rule 5 (called by the GAN train_cfg rule, MO203). 0.x SinGAN runs,
+Spec §1.6, §2.2, §2.3 and §7 rule 5 (a helper of the GAN train_cfg rule, which calls
+:func:`model_settings` for this family; not a rule of its own). 0.x SinGAN runs,
 per ``train_step``, ``disc_steps`` D updates then ``generator_steps`` G updates, with a fresh
 ``Adam(lr=lr_g|lr_d, betas=(0.5, 0.999))`` for the current scale's blocks; MMagic runs one D
 update per iteration and a G round every ``discriminator_steps`` iterations. So:
@@ -23,16 +24,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from migrate_optim.convert.findings import Severity
-from migrate_optim.convert.rules import gan_common as gc
+from migrate_optim.convert.findings import FindingId, Severity
+from migrate_optim.convert.rules import _gan as gc
 from migrate_optim.convert.static import SDict, SList, gdict, lit
 
 if TYPE_CHECKING:
-    from migrate_optim.convert.rules.gan_train_cfg import Plan
     from migrate_optim.convert.translation import Translation
 
-RULE_ID = "MO206"
-FINDING_IDS = (RULE_ID,)
 
 CONSTRUCTOR = "SinGANOptimWrapperConstructor"
 #: keys 0.x SinGAN required (KeyError when missing)
@@ -47,11 +45,11 @@ NOISE_WEIGHT_TODO = (
 )
 
 
-def plan(t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str) -> Plan | None:
+def model_settings(
+    t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str
+) -> gc.ModelSettings | None:
     """Translate a SinGAN train_cfg: model keys and the SinGAN optim_wrapper."""
-    from migrate_optim.convert.rules.gan_train_cfg import Plan, ignored_steps
-
-    p = Plan()
+    p = gc.ModelSettings()
     p.consumed.update(REQUIRED + MODEL_KEYS + PE_KEYS)
     steps = (("disc_steps", "discriminator_steps"), ("generator_steps", "generator_steps"))
     for key, name in steps:
@@ -67,12 +65,12 @@ def plan(t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str) 
         entry = td.entry(key)
         if entry is not None and ctx.cls != "PESinGAN":
             t.note(
-                RULE_ID,
+                FindingId.SINGAN,
                 Severity.INFO,
                 f"`{label}.{key}` dropped: only PESinGAN read it in 0.x",
                 at=entry,
             )
-    ignored_steps(t, ctx, td, label, p, RULE_ID)
+    gc.ignored_steps(t, ctx, td, label, p, FindingId.SINGAN)
     model = ctx.model
     if model is not None and "num_scales" not in model:
         gen = model.get("generator")
@@ -93,5 +91,5 @@ def plan(t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str) 
         wrapper.set(name, gdict(optimizer=optimizer))
     if wrapper is not None:
         t.set("optim_wrapper", wrapper, sources=() if ctx.in_model else ("train_cfg",))
-    p.flagged.append((RULE_ID, NOISE_WEIGHT_TODO, ctx.train_cfg))
+    p.flagged.append((FindingId.SINGAN, NOISE_WEIGHT_TODO, ctx.train_cfg))
     return p

@@ -1,6 +1,7 @@
 """MO205 ProgressiveGrowingGAN (``PGGAN``, ``StyleGANV1``): optimizers and schedule from train_cfg.
 
-Spec §1.5, §2.2, §2.5 and §7 rule 4 (called by the GAN train_cfg rule, MO203). In 0.x the model
+Spec §1.5, §2.2, §2.5 and §7 rule 4 (a helper of the GAN train_cfg rule, which calls
+:func:`model_settings` for this family; not a rule of its own). In 0.x the model
 builds its optimizers from ``train_cfg.optimizer_cfg`` and, when the resolution stage changes and
 ``reset_optim_for_new_scale`` (default True), rebuilds them with
 ``lr = g_lr_schedule.get(str(scale), g_lr_base)`` (same for D); the first stage always uses the
@@ -26,17 +27,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from migrate_optim.convert.findings import Severity
-from migrate_optim.convert.rules import gan_common as gc
-from migrate_optim.convert.rules.gan_optimizer import sub_wrapper
+from migrate_optim.convert.findings import FindingId, Severity
+from migrate_optim.convert.rules import _gan as gc
 from migrate_optim.convert.static import SDict, SLit, SValue, gdict, lit
 
 if TYPE_CHECKING:
-    from migrate_optim.convert.rules.gan_train_cfg import Plan
     from migrate_optim.convert.translation import Translation
 
-RULE_ID = "MO205"
-FINDING_IDS = (RULE_ID,)
 
 CONSTRUCTOR = "PGGANOptimWrapperConstructor"
 MODEL_KEYS = ("nkimgs_per_scale", "transition_kimgs", "interp_real", "prev_stage")
@@ -51,14 +48,14 @@ OPTIM_KEYS = (
 MODULES = (("generator", "g"), ("discriminator", "d"))
 
 
-def plan(t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str) -> Plan | None:
+def model_settings(
+    t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str
+) -> gc.ModelSettings | None:
     """Translate a PGGAN train_cfg: model keys, and the per-scale optim_wrapper."""
-    from migrate_optim.convert.rules.gan_train_cfg import Plan, ignored_steps
-
     ds = td.entry("disc_steps")
     if ds is not None and gc.integer(ds.value, t.cfg) != 1:
         t.todo(
-            RULE_ID,
+            FindingId.PGGAN,
             f"`{label}.disc_steps` is not 1: MMagic's ProgressiveGrowingGAN hard-codes one "
             "discriminator step per generator step (discriminator_steps is not an argument), "
             "so this schedule has no 1.x form",
@@ -71,20 +68,20 @@ def plan(t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str) 
         not isinstance(ocfg, SDict) or not all(isinstance(ocfg.get(m), SDict) for m, _ in MODULES)
     ):
         t.todo(
-            RULE_ID,
+            FindingId.PGGAN,
             f"`{label}.optimizer_cfg` is not a dict with `generator` and `discriminator` "
             "optimizers: convert by hand",
             key=where,
             at=td.entry("optimizer_cfg"),
         )
         return None
-    p = Plan()
+    p = gc.ModelSettings()
     p.consumed.update(MODEL_KEYS + OPTIM_KEYS + ("disc_steps",))
     for key in MODEL_KEYS:
         entry = td.entry(key)
         if entry is not None:
             p.put(key, entry.value, entry)
-    ignored_steps(t, ctx, td, label, p, RULE_ID)
+    gc.ignored_steps(t, ctx, td, label, p, FindingId.PGGAN)
     if ocfg is None:
         # a base that leaves optimizer_cfg to its children (0.x: KeyError if none does); the
         # children's conversion writes the wrapper
@@ -93,14 +90,14 @@ def plan(t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str) 
     for name, _ in MODULES:
         sub = ocfg.get(name)
         assert isinstance(sub, SDict)
-        built = sub_wrapper(t, f"{label}.optimizer_cfg", name, sub)
+        built = gc.sub_wrapper(t, f"{label}.optimizer_cfg", name, sub)
         if built is None:
             return None
         wrapper.set(name, built, like=ocfg.entry(name))
     for name in ocfg.keys():
         if name not in ("generator", "discriminator"):
             t.note(
-                RULE_ID,
+                FindingId.PGGAN,
                 Severity.WARNING,
                 f"`{label}.optimizer_cfg.{name}` dropped: PGGAN's train_step steps only the "
                 "generator and discriminator optimizers",
@@ -146,7 +143,7 @@ def _schedule(
         scales = list(gc.python_value(td.get("nkimgs_per_scale"), t.cfg))
     except (ValueError, TypeError):
         t.note(
-            RULE_ID,
+            FindingId.PGGAN,
             Severity.WARNING,
             f"{name} lr per scale not checked (values not static): 0.x used the "
             f"optimizer lr for the first scale and {prefix}_lr_schedule.get(scale, "
@@ -157,7 +154,7 @@ def _schedule(
         return written
     if opt_lr is None:
         t.note(
-            RULE_ID,
+            FindingId.PGGAN,
             Severity.WARNING,
             f"`{label}.optimizer_cfg.{name}` has no `lr`: MMagic's PGGAN constructor needs it "
             "(KeyError)",
@@ -188,7 +185,7 @@ def _schedule(
             f"(1.x would fall back to the optimizer lr {opt_lr!r})"
         )
     t.note(
-        RULE_ID,
+        FindingId.PGGAN,
         Severity.INFO,
         f"lr_schedule.{name} adjusted to give every scale its 0.x lr: " + "; ".join(changes),
         at=sched_entry or td.entry(f"{prefix}_lr_base"),

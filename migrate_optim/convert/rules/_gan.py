@@ -1,9 +1,13 @@
 """Shared knowledge of the GAN rules (MO2xx): 0.x model classes, ``train_cfg``, static numbers.
 
-Not a rule itself (it has no ``apply``). Spec §1.2 (which 0.x class reads which ``train_cfg`` key),
-§7 rule 1 (resolve the registry aliases first; the model reads ``model.train_cfg`` when present,
-else the top-level ``train_cfg``, because mmgen's ``build_model`` passes the top-level one only as a
-default argument).
+A helper module, not a rule (:func:`~migrate_optim.convert.rules.rules` runs only public
+modules). Besides the reading helpers below, the pieces several GAN rules build with:
+:class:`ModelSettings`, :func:`ignored_steps`, :func:`sub_wrapper`, :func:`ordered`.
+
+Spec §1.2 (which 0.x class reads which ``train_cfg`` key), §7 rule 1 (resolve the registry
+aliases first; the model reads ``model.train_cfg`` when present, else the top-level
+``train_cfg``, because mmgen's ``build_model`` passes the top-level one only as a default
+argument).
 
 Values the GAN rules compute from 0.x values (``K // B``, ``interval / R``, ``1 - m``,
 ``total_iters * disc_steps``) stay expressions of the module-level variables they were written
@@ -15,16 +19,18 @@ from __future__ import annotations
 
 import ast
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from migrate_optim.convert.findings import FindingId, Severity
 from migrate_optim.convert.static import SDict, SEntry, SExpr, SList, SLit, SValue, gdict
 from migrate_optim.convert.translation import REMOVE, Translation
+from migrate_optim.facts import DEFAULT_CONSTRUCTORS, MULTI_CONSTRUCTOR
 
-#: 0.x registry names (aliases included, spec §1.2) -> (canonical class, family).
+#: 0.x registry names (aliases included, docs/gan.md) -> (canonical class, family).
 CLASSES: dict[str, tuple[str, str]] = {
     "StaticUnconditionalGAN": ("StaticUnconditionalGAN", "static"),
     "MSPIEStyleGAN2": ("MSPIEStyleGAN2", "mspie"),
@@ -79,7 +85,7 @@ class GanContext:
 
 
 def context(t: Translation) -> GanContext:
-    """Detect the 0.x model class and the train_cfg it reads (spec §7 rule 1)."""
+    """Detect the 0.x model class and the train_cfg it reads (docs/gan.md)."""
     model = t.cfg.get("model")
     model_d = model if isinstance(model, SDict) else None
     mtype = None
@@ -383,3 +389,100 @@ def divide_exact(value: SValue, r: int, cfg: SDict) -> tuple[SValue | None, str 
 def entry_or_none(d: SDict | None, key: str) -> SEntry | None:
     """``d.entry(key)`` tolerating a missing dict."""
     return d.entry(key) if d is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared by the GAN rules
+
+IGNORED_STEP_KEYS = ("gen_steps", "batch_accumulation_steps")
+
+
+@dataclass
+class ModelSettings:
+    """What a ``train_cfg`` family handler decided: ``model`` entries to add, keys consumed."""
+
+    model: list[tuple[str, SValue, SEntry | None]] = field(default_factory=list)
+    consumed: set[str] = field(default_factory=set)
+    #: error notes (rule id, message, location) for the ``model`` key: converted, not exactly
+    flagged: list[tuple[FindingId, str, SValue | SEntry | None]] = field(default_factory=list)
+
+    def put(self, key: str, value: SValue, like: SEntry | None = None) -> None:
+        """Add ``model.<key> = value``."""
+        self.model.append((key, value, like))
+
+
+def ignored_steps(
+    t: Translation,
+    ctx: GanContext,
+    td: SDict,
+    label: str,
+    settings: ModelSettings,
+    rule_id: FindingId = FindingId.GAN_STEPS,
+) -> None:
+    """Drop ``gen_steps``/``batch_accumulation_steps`` with a warning: only BasiccGAN read them.
+
+    Spec §1.2 and §7 rule 3: translating them for any other class would change training.
+    """
+    for key in IGNORED_STEP_KEYS:
+        entry = td.entry(key)
+        if entry is None:
+            continue
+        settings.consumed.add(key)
+        t.note(
+            rule_id,
+            Severity.WARNING,
+            f"`{label}.{key}` dropped: {ctx.cls} ignored it in 0.x (only BasicConditionalGAN "
+            "reads it), so it is not translated; translating it would change training",
+            at=entry,
+        )
+
+
+def sub_wrapper(
+    t: Translation, key: str, name: str, sub: SDict, existing: object = None
+) -> SDict | None:
+    """The 1.x sub-wrapper of one per-module 0.x optimizer (None, with a TODO, if impossible)."""
+    ctor = sub.entry("constructor")
+    if ctor is not None:
+        cname = literal_str(ctor.value)
+        if cname not in DEFAULT_CONSTRUCTORS:
+            t.todo(
+                FindingId.GAN_CONSTRUCTOR,
+                f"`{key}.{name}.constructor` ({cname or 'not a literal'}) has no 1.x form: "
+                f"{MULTI_CONSTRUCTOR} builds every sub-wrapper with the default constructor; "
+                "port the constructor's logic by hand",
+                key=key,
+                at=ctor,
+            )
+            return None
+        t.note(
+            FindingId.GAN_CONSTRUCTOR,
+            Severity.INFO,
+            f"`{key}.{name}.constructor={cname!r}` dropped: it is the default",
+            at=ctor,
+        )
+    inner = sub.without("constructor", "paramwise_cfg")
+    if isinstance(existing, SDict) and not sub.delete:
+        out = existing.copy()
+    else:
+        out = gdict()
+    out.set("optimizer", inner)
+    pw = sub.entry("paramwise_cfg")
+    if pw is not None:
+        out.set("paramwise_cfg", pw.value, like=pw)
+    elif sub.delete:
+        out.entries.pop("paramwise_cfg", None)
+    return out
+
+
+def ordered(sub: SDict) -> SDict:
+    """A sub-wrapper with its keys in the usual MMagic order (type, accumulative_counts,
+    optimizer, loss_scale, the rest)."""
+    first = ("type", "accumulative_counts", "optimizer", "loss_scale")
+    out = SDict(style=sub.style, node=sub.node, file=sub.file, line=sub.line, delete=sub.delete)
+    for k in first:
+        if k in sub.entries:
+            out.entries[k] = sub.entries[k]
+    for k, e in sub.entries.items():
+        if k not in out.entries:
+            out.entries[k] = e
+    return out
