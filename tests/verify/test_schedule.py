@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from migrate_optim.verify.api import VerifyOptions, verify_configs
+from migrate_optim.verify.report import REPORT_SCHEMA
 from migrate_optim.verify.schedule import compare_schedules
+from tests.verify.test_verify_cli import schema_errors
 
 SGD = dict(type="SGD", lr=0.02, momentum=0.9, weight_decay=1e-4)
 L = 100  # iterations per epoch used below (the default)
@@ -273,6 +275,7 @@ def test_cli_shows_the_schedule_section(tmp_path):
     assert data["schedule"]["status"] == "different"
     assert data["schedule"]["iters_per_epoch"] == 5
     assert data["schedule"]["first_difference"]["iteration"] == 1
+    assert schema_errors(data, REPORT_SCHEMA) == []
 
 
 EXACT = [
