@@ -395,3 +395,14 @@ def test_momentum_cosine_on_adam_is_identical():
     result = compare_schedules(o, n, codebase="mmseg")
     assert result.first_difference["key"] == "momentum"
     assert result.first_difference["iteration"] == 1
+
+
+def test_constant_schedules_need_no_loop_but_count_every_iteration():
+    o = dict(optimizer=dict(SGD), lr_config=None, runner=dict(ITERS, max_iters=10**6))
+    n = dict(optim_wrapper=dict(optimizer=dict(SGD)), train_cfg=dict(ITER_LOOP, max_iters=10**6))
+    result = compare_schedules(o, n, codebase="mmseg")
+    assert result.status == "identical" and result.compared_iterations == 10**6
+    n["optim_wrapper"]["optimizer"]["lr"] = 0.04
+    result = compare_schedules(o, n, codebase="mmseg")
+    assert result.first_difference["iteration"] == 0
+    assert (result.first_difference["old"], result.first_difference["new"]) == (0.02, 0.04)
