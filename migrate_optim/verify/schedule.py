@@ -438,6 +438,10 @@ def _trace(
         new_cfg, new_opts[""] if single else new_opts, result.new_length, result.iters_per_epoch
     )
     total = min(old_sched.max_iters, new_sched.max_iters)
+    # Neither side schedules anything: every iteration uses the built values, so iteration 0
+    # stands for all of them (a 1.5M-iteration GAN run needs no loop).
+    constant = not old_sched.hooks and not new_sched.param_scheduler
+    steps = min(total, 1) if constant else total
     rtol = result.rtol
     per_epoch = result.iters_per_epoch if result.old_length.by_epoch else None
     # (old group, new group, label, base lr, momentum key, base momentum)
@@ -469,7 +473,7 @@ def _trace(
 
     count = 0
     try:
-        for it, _ in zip(old_sched.iterations(total), new_sched.iterations(total)):
+        for it, _ in zip(old_sched.iterations(steps), new_sched.iterations(steps)):
             count += 1
             # Hot loop (160k iterations): plain comparisons first, arithmetic only on change.
             for og, ng, label, base_lr, mkey, base_m in rows:
@@ -488,7 +492,7 @@ def _trace(
         ) from exc
     first = found[0] if found else None
     worst = found[-1] if found else None
-    result.compared_iterations = count
+    result.compared_iterations = total if constant and count else count
     result.first_difference = first
     result.max_deviation = worst
 
