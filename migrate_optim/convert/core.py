@@ -56,6 +56,7 @@ from migrate_optim.convert.static import (
     ConfigTree,
     SDict,
     SEntry,
+    SList,
     SLit,
     SValue,
     merge_into,
@@ -95,6 +96,8 @@ class ConvertResult:
 
 #: the 0.x keys this tool is responsible for: each must be converted or carry a TODO
 OPTIMIZER_KEYS = ("optimizer", "optimizer_config", "fp16")
+#: the 0.x schedule keys (docs/schedules.md): the same, with their own leftover id
+SCHEDULE_KEYS = ("lr_config", "momentum_config", "runner", "total_epochs", "total_iters")
 #: 0.x-only top-level keys that MMEngine never reads: a base outside the run may keep them
 IGNORED_BY_1X = (
     *OPTIMIZER_KEYS,
@@ -121,7 +124,7 @@ def translate(cfg: SDict, codebase: str | None, file: Path | None) -> Translatio
         # a TODO on one key of a group (a 1.x key and the 0.x keys it replaces) covers all
         if annotated & ({k, *srcs}):
             annotated.update(srcs)
-    for key in OPTIMIZER_KEYS:
+    for key in OPTIMIZER_KEYS + SCHEDULE_KEYS:
         value = cfg.get(key)
         if value is None or key in t.out or key in annotated:
             continue
@@ -132,7 +135,7 @@ def translate(cfg: SDict, codebase: str | None, file: Path | None) -> Translatio
         else:
             form = "an expression the converter does not evaluate"
         t.todo(
-            FindingId.LEFTOVER,
+            FindingId.SCHEDULE_LEFTOVER if key in SCHEDULE_KEYS else FindingId.LEFTOVER,
             f"`{key}` was not converted: no rule handles {form}; convert by hand",
             key=key,
             at=value,
@@ -395,7 +398,7 @@ class _FileConversion:
         )
         # a key a rule left with a TODO is touched too: its comment and finding belong here
         consumed.update(n.key for n in translation.notes if n.severity is Severity.ERROR and n.key)
-        consumed.update(k for k in OPTIMIZER_KEYS if k in config.dynamic)
+        consumed.update(k for k in OPTIMIZER_KEYS + SCHEDULE_KEYS if k in config.dynamic)
         return bool(consumed & set(config.bindings) or consumed & set(config.dynamic))
 
     def _collect_keys(self) -> None:
@@ -474,6 +477,8 @@ class _FileConversion:
                 desired = SLit(TOP_DEFAULTS[key])
             elif key not in OPTIMIZER_KEYS and isinstance(inherited, SDict):
                 desired = SDict(delete=True, file=self.path)  # `key = dict(_delete_=True)`
+            elif isinstance(inherited, SList):
+                desired = SList([])  # e.g. a base's param_scheduler this config drops
         if desired is REMOVE or desired is None:
             if inherited is not None and inherited is not REMOVE:
                 # a base keeps the key (it was left unconverted): dropping this file's
@@ -615,7 +620,9 @@ class _FileConversion:
         reported: set[str] = set()
         # a 0.x key assigned only in ways the reader cannot follow (`x = 1; optimizer = ...`,
         # inside an `if`) is not in the effective config at all, but must not pass silently
-        candidates = keys + [k for k in OPTIMIZER_KEYS if k in config.dynamic and k not in keys]
+        candidates = keys + [
+            k for k in OPTIMIZER_KEYS + SCHEDULE_KEYS if k in config.dynamic and k not in keys
+        ]
         for key in candidates:
             involved = (key,) + translation.sources.get(key, ())
             for name in involved:

@@ -36,6 +36,7 @@ _I, _W, _E = Severity.INFO, Severity.WARNING, Severity.ERROR
 _REWRITES = "README.md#what-convert-rewrites"
 _GAN = "README.md#gan-configs-mmgeneration--mmediting-0x--mmagic-1x"
 _IDS = "README.md#finding-ids"
+_SCHEDULES = "README.md#schedules-and-the-training-loop"
 
 
 @enum.unique
@@ -163,6 +164,39 @@ class FindingId(enum.StrEnum):
         "MO209", "gan_runner", (_I,), _GAN,
         "resume caveats (0.x phase restarted at 0 without `pass_training_status`; MMagic "
         "D-wrapper counters restart on resume)",
+    )  # fmt: skip
+    LR_CONFIG = (
+        "MO301", "lr_config", (_I, _E), _SCHEDULES,
+        "`lr_config` → `param_scheduler` (info: a `step` `min_lr` that never binds dropped; "
+        "TODO: `inv`, `step` with a binding `min_lr`, `CosineRestart` with a floor and weights "
+        "< 1, YOLOX/CosineAnnealingCooldown/Reduce/unknown policies, `warmup_by_epoch` or "
+        "iteration lengths inside an epoch runner (needs `len(train_dataloader)`), "
+        "`by_epoch=True` inside an iteration runner)",
+    )  # fmt: skip
+    MOMENTUM_CONFIG = (
+        "MO302", "momentum_config", (_E,), _SCHEDULES,
+        "`momentum_config` → momentum schedulers (TODO: momentum warmup, OneCycle momentum, "
+        "`min_momentum` clamps, unknown policies, an `lr_config` left for the user)",
+    )  # fmt: skip
+    TRAIN_LOOP = (
+        "MO303", "train_loop", (_W, _E), _SCHEDULES,
+        "`runner` / `total_epochs` / `total_iters` → `train_cfg` loop with `val_interval` "
+        "(warning: `evaluation` not a literal or with `start`; TODO: unknown runner or options, "
+        "lengths that disagree, a 0.x top-level model `train_cfg`)",
+    )  # fmt: skip
+    WARMUP_FLOOR = (
+        "MO304", "lr_config", (_W, _E), _SCHEDULES,
+        "warmup chained with a main scheduler with a non-zero floor: the largest lr difference, "
+        "computed from the config (TODO when it cannot be computed)",
+    )  # fmt: skip
+    LINEAR_INTERVAL = (
+        "MO305", "lr_config", (_E,), _SCHEDULES,
+        "mmgen/mmedit `Linear` policy with `interval > 1` → MMagic `LinearLrInterval` per "
+        "wrapper, with what differs (TODO)",
+    )  # fmt: skip
+    SCHEDULE_LEFTOVER = (
+        "MO310", "core", (_E,), _IDS,
+        "a 0.x schedule key no rule could convert",
     )  # fmt: skip
 
 

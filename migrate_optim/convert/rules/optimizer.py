@@ -70,6 +70,7 @@ REFUSED_CONSTRUCTORS: dict[tuple[str, str], str] = {
     ),
 }
 
+
 def is_per_module(optimizer: SDict) -> bool:
     """mmgen/mmedit build one optimizer per key when *every* value is a dict (spec §1.9)."""
     values_are_dicts = all(isinstance(v, SDict) for _, v in optimizer.items())

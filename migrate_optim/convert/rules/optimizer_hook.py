@@ -234,9 +234,13 @@ def apply(t: Translation) -> None:
         # optimizer. Written as `optim_wrapper` it would clash with that sibling's (MMEngine
         # refuses keys defined by two bases); its 1.x form is MMEngine's default anyway.
         for k in sources:
-            t.note(FindingId.OPTIMIZER_HOOK, Severity.INFO,
-                   f"`{k}` dropped: it only restates MMEngine's default wrapper settings, and "
-                   "an `optim_wrapper` here would clash with a sibling base's", at=t.cfg.get(k))
+            t.note(
+                FindingId.OPTIMIZER_HOOK,
+                Severity.INFO,
+                f"`{k}` dropped: it only restates MMEngine's default wrapper settings, and "
+                "an `optim_wrapper` here would clash with a sibling base's",
+                at=t.cfg.get(k),
+            )
             t.remove(k)
         return
     t.set("optim_wrapper", wrapper, sources=sources)
@@ -556,7 +560,5 @@ def _int(value: SValue) -> int | None:
 
 def _is_literal(value: SValue | None, expected: object) -> bool:
     return (
-        isinstance(value, SLit)
-        and type(value.value) is type(expected)
-        and value.value == expected
+        isinstance(value, SLit) and type(value.value) is type(expected) and value.value == expected
     )
