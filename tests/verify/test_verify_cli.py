@@ -276,17 +276,8 @@ def test_convert_verify_over_a_sample_of_corpus_configs():
     reports = data["verify"]["reports"]
     assert [r["error"] for r in reports if r["status"] == "error"] == []
 
-    # Schedules (issue 8) are compared by verify before convert rewrites lr_config/runner:
-    # until those rules land, only schedule differences (and the trained values they change,
-    # as the smoke-train runs at the scheduled lr) may remain. TODO(lead): drop this filter
-    # once lr_config/runner -> param_scheduler/train_cfg is merged.
-    def only_schedule(r: dict) -> bool:
-        kinds = {d["kind"] for d in r["differences"]}
-        return "schedule" in kinds and kinds <= {"schedule", "values"}
-
-    assert [
-        r["old"]["path"] for r in reports if r["status"] == "different" and not only_schedule(r)
-    ] == []
+    # every converted pair trains the same, schedules (issue 8) included
+    assert [r["old"]["path"] for r in reports if r["status"] == "different"] == []
     verified = {Path(r["old"]["path"]).name for r in reports}
     assert {
         "schedule_1x.py",
