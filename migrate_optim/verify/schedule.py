@@ -6,7 +6,7 @@ used (``runner``/``total_*``, :func:`~migrate_optim.runtime.legacy.trainer_rules
 resolve_train_length`); the 1.x side builds ``param_scheduler`` for the ``train_cfg`` loop
 (:class:`~migrate_optim.runtime.schedulers.ScheduleLoop`). Both run on plain param-group dicts
 (:class:`~migrate_optim.runtime.schedulers.GroupsOptimizer`), one per distinct group, so a
-160k-iteration schedule costs float arithmetic only (spec §5.1, §5.2).
+160k-iteration schedule costs float arithmetic only (docs/schedules.md).
 
 ``iters_per_epoch`` stands in for ``len(train_dataloader)`` (default
 :data:`DEFAULT_ITERS_PER_EPOCH`); it only matters for epoch-based training. Values agree when
@@ -80,7 +80,7 @@ class TrainingLength:
 
 
 def legacy_length(cfg: Mapping[str, Any], codebase: str, iters_per_epoch: int) -> TrainingLength:
-    """The 0.x run length (spec §5.3) or :class:`ScheduleUnavailable`."""
+    """The 0.x run length (docs/schedules.md#runner-and-totals) or :class:`ScheduleUnavailable`."""
     try:
         length = resolve_train_length(cfg, codebase or "mmdet")
     except (KeyError, ValueError, TypeError) as exc:

@@ -4,7 +4,8 @@ Our own implementation of what an 0.x ``lr_config``/``momentum_config`` did (fac
 ``mmcv==1.7.2: mmcv/runner/hooks/lr_updater.py``, ``momentum_updater.py``,
 ``base_runner.py :: register_lr_hook/register_momentum_hook``, ``epoch_based_runner.py``,
 ``iter_based_runner.py``; ``mmgen==0.7.3: mmgen/core/scheduler/lr_updater.py`` and
-``mmedit==0.16.1: mmedit/core/scheduler/lr_updater.py`` for the ``Linear`` policy; spec §5.1):
+``mmedit==0.16.1: mmedit/core/scheduler/lr_updater.py`` for the ``Linear`` policy;
+docs/schedules.md#two-execution-models):
 
 * hooks are *stateless*: ``before_run`` records each group's ``initial_lr`` as its base value;
   ``by_epoch=True`` hooks compute ``get_lr(runner.epoch)`` in ``before_train_epoch``,
