@@ -42,8 +42,8 @@ from migrate_optim.report import (
     tally_text,
     texts_of,
     verify_section,
-    write_report,
 )
+from migrate_optim.report.write import write_report
 
 EXIT_CODES_HELP = """\b
 Exit codes (convert, convert --verify, verify):

@@ -27,7 +27,8 @@ repository, the commit that was read and the function. The rules a row records:
 * ``unsupported`` — why ``verify`` cannot train this codebase's 0.x side (None: it can).
 
 mmcv 1.7.2 ``BaseRunner.register_optimizer_hook`` is common to all of them: ``None`` registers
-nothing, a dict gets ``type='OptimizerHook'`` by default (spec §3.2).
+nothing, a dict gets ``type='OptimizerHook'`` by default
+(docs/optimizer-hooks.md#the-mmcv-hooks).
 """
 
 from __future__ import annotations
@@ -88,11 +89,13 @@ _T = "open-mmlab/"
 
 TRAIN_APIS: dict[str, TrainAPI] = {
     # mmdet 2.28.2 mmdet/apis/train.py :: train_detector + mmdet/utils/compat_config.py ::
-    # compat_runner_args (spec §3.2): fp16 merged; distributed untyped -> OptimizerHook;
-    # 'runner' not in cfg -> EpochBasedRunner(total_epochs).
+    # compat_runner_args (docs/optimizer-hooks.md#how-each-trainer-builds-the-hook): fp16
+    # merged; distributed untyped -> OptimizerHook; 'runner' not in cfg ->
+    # EpochBasedRunner(total_epochs).
     "mmdet": TrainAPI("mmdet", "mmdet==2.28.2: mmdet/apis/train.py :: train_detector", MERGED),
-    # mmcls 0.25.0 mmcls/apis/train.py :: train_model (spec §3.2): only fp16['loss_scale'] is
-    # read; distributed untyped -> mmcls DistOptimizerHook; runner None -> EpochBasedRunner.
+    # mmcls 0.25.0 mmcls/apis/train.py :: train_model: only fp16['loss_scale'] is read
+    # (docs/fp16.md#top-level-fp16-per-codebase); distributed untyped -> mmcls
+    # DistOptimizerHook; runner None -> EpochBasedRunner.
     "mmcls": TrainAPI(
         "mmcls",
         "mmcls==0.25.0: mmcls/apis/train.py :: train_model",
@@ -100,7 +103,7 @@ TRAIN_APIS: dict[str, TrainAPI] = {
         dist_hook="DistOptimizerHook",
         runner="none",
     ),
-    # mmseg 0.30.0 mmseg/apis/train.py :: train_segmentor (spec §3.2): cfg.optimizer_config
+    # mmseg 0.30.0 mmseg/apis/train.py :: train_segmentor (docs/fp16.md): cfg.optimizer_config
     # straight to register_training_hooks; runner None -> IterBasedRunner(total_iters).
     "mmseg": TrainAPI(
         "mmseg",
@@ -110,8 +113,9 @@ TRAIN_APIS: dict[str, TrainAPI] = {
         runner="none",
         default_runner=("IterBasedRunner", "total_iters"),
     ),
-    # mmgen 0.7.3 mmgen/apis/train.py :: train_model (spec §1.9): tests cfg.optimizer_cfg (not
-    # optimizer_config), so normal configs get no optimizer hook; build_optimizers.
+    # mmgen 0.7.3 mmgen/apis/train.py :: train_model (docs/optimizer-hooks.md): tests
+    # cfg.optimizer_cfg (not optimizer_config), so normal configs get no optimizer hook;
+    # build_optimizers.
     "mmgen": TrainAPI(
         "mmgen",
         "mmgen==0.7.3: mmgen/apis/train.py :: train_model",
@@ -120,7 +124,7 @@ TRAIN_APIS: dict[str, TrainAPI] = {
         runner="none",
         default_runner=("IterBasedRunner", "total_iters"),
     ),
-    # mmedit 0.16.1 mmedit/apis/train.py :: _non_dist_train/_dist_train (spec §3.2): optimizers
+    # mmedit 0.16.1 mmedit/apis/train.py :: _non_dist_train/_dist_train (docs/gan.md): optimizers
     # from cfg.optimizers, no optimizer hook, IterBasedRunner run for cfg.total_iters.
     "mmedit": TrainAPI(
         "mmedit",

@@ -14,6 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 CITED = re.compile(r"docs/([\w.-]+\.md)(?:#([\w-]+))?")
+#: citations of the spec or the research notes outside the repository: "spec §3.2", "spec
+#: section 3.3", "(spec 5.3)", "research note Q3", "note Q4"
+STALE = re.compile(r"\b[Ss]pec (?:§|sections? \d|\d)|\bresearch note|\bnote Q\d")
 LINK = re.compile(r"\]\(([\w.-]+\.md)?(?:#([\w-]+))?\)")
 
 
@@ -66,5 +69,15 @@ def test_the_package_and_readme_cite_docs_not_the_spec():
     assert {"optimizers.md", "optimizer-hooks.md", "fp16.md", "paramwise.md", "gan.md"} <= cited
     for path in [ROOT / "README.md", *(ROOT / "migrate_optim").rglob("*.py")]:
         text = path.read_text()
-        for stale in ("shared/spec", "semantics.md", "spec §", "Spec §"):
+        for stale in ("shared/spec", "semantics.md", "§", "research note", "research/"):
             assert stale not in text, f"{path.relative_to(ROOT)} cites {stale!r}"
+        stale = STALE.search(text)
+        assert stale is None, f"{path.relative_to(ROOT)} cites {stale.group()!r}"
+
+
+def test_the_stale_citation_pattern():
+    for cited in ("spec §3.2", "Spec §1.4", "spec section 3.3", "spec sections 3.2", "(spec 5.3)",
+                  "research note Q3", "note Q4"):
+        assert STALE.search(cited), cited
+    for fine in ("hook_spec(hook_type)", "the spec of a hook", "spec.args", "a note: Q"):
+        assert not STALE.search(fine), fine

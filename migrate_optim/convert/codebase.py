@@ -3,8 +3,8 @@
 docs/fp16.md#top-level-fp16-per-codebase: mmdet merges the top-level ``fp16`` into its optimizer
 hook, mmcls reads only ``fp16['loss_scale']``, mmseg ignores it, and mmgen/mmedit register no
 optimizer hook at all.
-The research note on the other OpenMMLab 0.x codebases (``research/codebases.md``, Q1/Q2) sorts
-them into the same *train-API profiles* and lists the signals that identify them.
+docs/codebases.md sorts the other OpenMMLab 0.x codebases into the same *train-API profiles*
+(#train-api-profiles) and lists the signals that identify them (#telling-the-codebase).
 
 Detection order: ``--codebase``; a folder of the path named after a package (``mmdetection/``,
 the corpus ``mmdet-2.28.2/``); structural keys decisive for one codebase (``algorithm=``,
@@ -107,9 +107,9 @@ _IMPORT_NAMES: dict[str, str] = {
     "mmrazor": "mmrazor",
 }
 
-# Top-level ``model.type`` values decisive for one codebase (research note Q2.2; docs/gan.md for
-# mmgen). Names the note marks as shared (CycleGAN/Pix2Pix: mmgen and mmedit) are decided by
-# structural keys first.
+# Top-level ``model.type`` values decisive for one codebase
+# (docs/codebases.md#telling-the-codebase; docs/gan.md for mmgen). Names registered by two
+# codebases (CycleGAN/Pix2Pix: mmgen and mmedit) are decided by structural keys first.
 _MODEL_TYPES: dict[str, frozenset[str]] = {
     "mmdet": frozenset(
         "ATSS AutoAssign CascadeRCNN CenterNet CornerNet DDOD DETR DeformableDETR FastRCNN "
@@ -220,7 +220,10 @@ def from_path(path: Path) -> str | None:
 
 
 def from_structure(cfg: SDict) -> str | None:
-    """Top-level keys that only one codebase's configs have (research note Q2.1)."""
+    """Top-level keys that only one codebase's configs have.
+
+    See docs/codebases.md#telling-the-codebase.
+    """
     if "algorithm" in cfg:
         return "mmrazor"
     if "optimizers" in cfg:

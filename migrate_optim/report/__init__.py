@@ -14,7 +14,7 @@ same document, :func:`run_document`, named by :data:`SCHEMA` and :data:`SCHEMA_V
   ``skipped`` (inputs with nothing to verify, with why).
 
 The Markdown and HTML renderings live in :mod:`.markdown` and :mod:`.html`; both read only the
-document plus, for HTML, the before/after texts.
+document plus, for HTML, the before/after texts; :mod:`.write` picks one by the file's suffix.
 """
 
 from __future__ import annotations
@@ -126,25 +126,6 @@ def verdict_text(report: Mapping[str, Any]) -> str:
         first = diffs[0]["message"] if diffs else ""
         return f"different: {len(diffs)} difference{'s' * (len(diffs) != 1)}; {first}".rstrip("; ")
     return f"could not verify: {report.get('error')}"
-
-
-def write_report(path: Path, doc: Mapping[str, Any], texts: Mapping[str, tuple[str, str]]) -> None:
-    """Write ``doc`` as Markdown (``.md``) or HTML (``.html``/``.htm``), by suffix."""
-    from migrate_optim.convert.engine import atomic_write
-
-    suffix = path.suffix.lower()
-    if suffix in (".html", ".htm"):
-        from migrate_optim.report.html import render_html
-
-        text = render_html(doc, texts)
-    elif suffix in (".md", ".markdown"):
-        from migrate_optim.report.markdown import render_markdown
-
-        text = render_markdown(doc)
-    else:
-        raise ValueError(f"--report {path}: the name must end in .md or .html")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, text.encode("utf-8"))
 
 
 def report_suffix_ok(path: Path) -> bool:

@@ -10,7 +10,8 @@ Re-implemented from their sources (our code; the layer-id rules are the upstream
 * 1.x: ``mmseg 1.x: mmseg/engine/optimizers/layer_decay_optimizer_constructor.py`` and
   ``mmdet 3.x: mmdet/engine/optimizers/layer_decay_optimizer_constructor.py``, the same
   ``add_params`` on top of MMEngine's ``DefaultOptimWrapperConstructor``, registered under the
-  same names in ``OPTIM_WRAPPER_CONSTRUCTORS`` (so ``convert`` keeps the name, spec §3.3 item 9).
+  same names in ``OPTIM_WRAPPER_CONSTRUCTORS`` (so ``convert`` keeps the name,
+  docs/codebases.md#codebase-constructors).
 
 The rule (both eras): every trainable parameter (frozen ones are skipped) goes to group
 ``layer_{id}_{decay|no_decay}``; ``no_decay`` (weight decay 0) holds 1-D parameters, names

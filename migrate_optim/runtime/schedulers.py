@@ -3,7 +3,8 @@
 Same names, arguments and per-step values as MMEngine (facts from
 ``mmengine==0.10.7: mmengine/optim/scheduler/param_scheduler.py``, ``lr_scheduler.py``,
 ``momentum_scheduler.py``, ``registry/build_functions.py :: build_scheduler_from_cfg`` and
-``runner/runner.py :: _build_param_scheduler / build_param_scheduler``; spec §5.1):
+``runner/runner.py :: _build_param_scheduler / build_param_scheduler``;
+docs/schedules.md#two-execution-models):
 
 * a scheduler writes ``param_groups[i][param_name]``; it records ``initial_<name>`` in each group
   (``setdefault``, so the first scheduler of a chain fixes the base values) and calls
@@ -21,7 +22,8 @@ Works on anything with ``param_groups`` (a list of dicts) — a torch optimizer 
 (:class:`GroupsOptimizer`) for fast whole-schedule tracing; momentum schedulers also read the
 optimizer's ``defaults``. No torch import. MMEngine's optimizer ``step`` counter and its
 call-order warnings are not reproduced (they never change a value). MMagic's
-``LinearLrInterval`` (spec §6.3) is included because MMagic configs name it.
+``LinearLrInterval`` (docs/schedules.md#linearlrinterval) is included because MMagic configs
+name it.
 """
 
 from __future__ import annotations
@@ -670,7 +672,7 @@ CosineRestartMomentum = _front(_MomentumMixin, CosineRestartParamScheduler, "Cos
 
 @_register
 class LinearLrInterval(LinearLR):  # type: ignore[misc, valid-type]
-    """MMagic 1.2.0's ``LinearLrInterval`` (spec §6.3).
+    """MMagic 1.2.0's ``LinearLrInterval`` (docs/schedules.md#linearlrinterval).
 
     Its first in-range step multiplies the current lr by ``start_factor``; every later step sets
     the *absolute* lr ``start_factor + (end_factor - start_factor) * f`` for every group, with

@@ -435,7 +435,7 @@ def _compare_schedules(
     new: SideTrace,
     options: VerifyOptions,
 ) -> None:
-    """Add the whole-schedule comparison (spec §5) to ``report``."""
+    """Add the whole-schedule comparison (docs/schedules.md) to ``report``."""
     from migrate_optim.verify.compare import Observation
     from migrate_optim.verify.schedule import compare_schedules
 

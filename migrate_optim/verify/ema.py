@@ -1,11 +1,11 @@
 """EMA in ``verify``: average the generator on both sides and compare the averaged weights.
 
-0.x (spec §1.8): ``custom_hooks=[dict(type='ExponentialMovingAverageHook', module_keys=
+0.x (docs/gan.md#ema): ``custom_hooks=[dict(type='ExponentialMovingAverageHook', module_keys=
 ('generator_ema',), interval, start_iter, interp_cfg=dict(momentum=m, momentum_nontrainable=
 mn), momentum_policy)]`` acts after every runner iteration (G updated or not), see
 :class:`~migrate_optim.runtime.legacy.ema.ExponentialMovingAverageHook`.
 
-1.x (spec §2.6): ``model.ema_config`` builds MMagic's ``ExponentialMovingAverage``
+1.x (docs/gan.md#ema): ``model.ema_config`` builds MMagic's ``ExponentialMovingAverage``
 (``mmagic/models/base_models/average_model.py``) on top of MMEngine's ``BaseAveragedModel``
 (``mmengine/model/averaged_model.py :: update_parameters``): ``start_iter`` is popped by
 ``BaseGAN._init_ema_model``; after each G round ``BaseGAN.train_step`` calls

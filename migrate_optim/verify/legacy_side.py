@@ -183,7 +183,7 @@ class LegacyTrainer:
             self._build_ema(hook_cfg, model._modules[gkey])
 
     def _build_ema(self, hook_cfg: dict, generator: torch.nn.Module) -> None:
-        """The 0.x EMA hook (and its first-copy variant) over the generator (spec §1.8)."""
+        """The 0.x EMA hook (and its first-copy variant) over the generator (docs/gan.md#ema)."""
         from migrate_optim.runtime.legacy.ema import ExponentialMovingAverageHook
         from migrate_optim.verify.ema import first_copy_hook
 

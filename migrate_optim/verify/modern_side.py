@@ -216,7 +216,7 @@ class ModernTrainer:
         return self.wrapper.optimizer
 
     def _build_ema(self, ema_cfg: dict) -> None:
-        """MMagic's ``BaseGAN._init_ema_model`` over the generator (spec §2.6)."""
+        """MMagic's ``BaseGAN._init_ema_model`` over the generator (docs/gan.md#ema)."""
         from migrate_optim.verify.ema import ModernEMA
 
         self.trace.ema_cfg = dict(ema_cfg)

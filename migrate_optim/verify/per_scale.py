@@ -2,12 +2,12 @@
 
 SinGAN: see :func:`compare_singan`. PGGAN/StyleGANv1:
 
-0.x (``mmgen==0.7.3: progressive_growing_unconditional_gan.py``, spec §1.5): the model builds
-its optimizers from ``train_cfg.optimizer_cfg``; the first scale trains with the lr written
+0.x (``mmgen==0.7.3: progressive_growing_unconditional_gan.py``, docs/gan.md#pggan): the model
+builds its optimizers from ``train_cfg.optimizer_cfg``; the first scale trains with the lr written
 there, and each later scale (with ``reset_optim_for_new_scale``, default True) with fresh
 optimizers whose lr is ``g_lr_schedule.get(str(scale), g_lr_base)`` (``d_*`` for D); without
 reset the first optimizers (and their state) carry on. 1.x (MMagic
-``PGGANOptimWrapperConstructor``, spec §2.5): one wrapper per ``{key}_{scale}``, lr
+``PGGANOptimWrapperConstructor``, docs/gan.md#pggan): one wrapper per ``{key}_{scale}``, lr
 ``lr_schedule[key].get(str(scale), optimizer lr)`` for every scale, the first included; without
 reset all scales share one wrapper. MMagic's PGGAN trains with ``discriminator_steps=1`` only.
 
@@ -199,7 +199,7 @@ def compare_pggan(old_cfg: Mapping, new_cfg: Mapping, seed: int = 0) -> tuple[li
 
 
 SINGAN_TYPES = frozenset({"SinGAN", "PESinGAN"})
-# 0.x train_cfg key -> 1.x model key (spec §2.3 "SinGAN")
+# 0.x train_cfg key -> 1.x model key (docs/gan.md#singan)
 _SINGAN_KEYS = {
     "iters_per_scale": "iters_per_scale",
     "disc_steps": "discriminator_steps",
@@ -227,13 +227,13 @@ class _Blocks(nn.Module):
 def compare_singan(old_cfg: Mapping, new_cfg: Mapping) -> tuple[list, list]:
     """``(differences, notes)`` of a SinGAN/PESinGAN pair: settings and per-scale optimizers.
 
-    0.x (``mmgen==0.7.3: singan.py :: SinGAN.train_step``, spec §1.6): at each new scale,
-    ``Adam(blocks[scale], lr=lr_g|lr_d, betas=(0.5, 0.999))`` and a ``MultiStepLR``;
+    0.x (``mmgen==0.7.3: singan.py :: SinGAN.train_step``, docs/gan.md#singan): at each new
+    scale, ``Adam(blocks[scale], lr=lr_g|lr_d, betas=(0.5, 0.999))`` and a ``MultiStepLR``;
     ``disc_steps`` D and ``generator_steps`` G updates per ``train_step``. 1.x (MMagic
-    ``SinGANOptimWrapperConstructor`` and ``SinGAN.train_step``, spec §2.2, §2.5): one wrapper per
-    block, the keys in ``model``, ``max_iters = total_iters * disc_steps``; the next scale's
-    noise weight is computed at the last iteration of a scale (0.x: the first), which no
-    config restores: always reported.
+    ``SinGANOptimWrapperConstructor`` and ``SinGAN.train_step``, docs/gan.md#singan): one
+    wrapper per block, the keys in ``model``, ``max_iters = total_iters * disc_steps``; the
+    next scale's noise weight is computed at the last iteration of a scale (0.x: the first),
+    which no config restores: always reported.
     """
     from migrate_optim.runtime import OptimWrapperDict, build_optim_wrapper
     from migrate_optim.verify.compare import Observation

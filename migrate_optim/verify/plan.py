@@ -65,7 +65,8 @@ MULTI_WRAPPER_EDITORS = frozenset({"TTSR"})
 # mmgen 0.x diffusion models: one optimizer per module (``denoising``), stepped every iteration
 # by their own train_step; trained like a multi-module restorer on both sides.
 DIFFUSION_TYPES = frozenset({"BasicGaussianDiffusion"})
-# 0.x train_cfg keys each schedule family reads (spec §1.2); others are silently ignored.
+# 0.x train_cfg keys each schedule family reads; others are silently ignored
+# (docs/gan.md#which-train_cfg-keys-each-class-reads).
 OLD_KEYS_READ = {
     "static": {"disc_steps", "use_ema", "real_img_key"},
     "basic": {"disc_steps", "gen_steps", "batch_accumulation_steps", "use_ema"},

@@ -113,7 +113,36 @@ REPORT_SCHEMA: dict[str, Any] = {
         "nproc": {"type": "integer"},
         "tolerance": {"type": "number"},
         "differences": {"type": "array", "items": _FINDING},
-        "schedule": {"type": ["object", "null"]},
+        "schedule": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": [
+                        "status",
+                        "reason",
+                        "iters_per_epoch",
+                        "rtol",
+                        "old_length",
+                        "new_length",
+                        "length_difference",
+                        "compared_iterations",
+                        "first_difference",
+                        "max_deviation",
+                    ],
+                    "properties": {
+                        "status": {
+                            "type": "string",
+                            "enum": ["identical", "different", "not compared"],
+                        },
+                        "iters_per_epoch": {"type": "integer"},
+                        "compared_iterations": {"type": "integer"},
+                        "first_difference": {"type": ["object", "null"]},
+                        "max_deviation": {"type": ["object", "null"]},
+                    },
+                },
+            ]
+        },
         "notes": {"type": "array", "items": _FINDING},
         "params": {
             "type": "array",

@@ -6,7 +6,7 @@ used (``runner``/``total_*``, :func:`~migrate_optim.runtime.legacy.trainer_rules
 resolve_train_length`); the 1.x side builds ``param_scheduler`` for the ``train_cfg`` loop
 (:class:`~migrate_optim.runtime.schedulers.ScheduleLoop`). Both run on plain param-group dicts
 (:class:`~migrate_optim.runtime.schedulers.GroupsOptimizer`), one per distinct group, so a
-160k-iteration schedule costs float arithmetic only (spec §5.1, §5.2).
+160k-iteration schedule costs float arithmetic only (docs/schedules.md).
 
 ``iters_per_epoch`` stands in for ``len(train_dataloader)`` (default
 :data:`DEFAULT_ITERS_PER_EPOCH`); it only matters for epoch-based training. Values agree when
@@ -80,7 +80,7 @@ class TrainingLength:
 
 
 def legacy_length(cfg: Mapping[str, Any], codebase: str, iters_per_epoch: int) -> TrainingLength:
-    """The 0.x run length (spec §5.3) or :class:`ScheduleUnavailable`."""
+    """The 0.x run length (docs/schedules.md#runner-and-totals) or :class:`ScheduleUnavailable`."""
     try:
         length = resolve_train_length(cfg, codebase or "mmdet")
     except (KeyError, ValueError, TypeError) as exc:
@@ -438,6 +438,10 @@ def _trace(
         new_cfg, new_opts[""] if single else new_opts, result.new_length, result.iters_per_epoch
     )
     total = min(old_sched.max_iters, new_sched.max_iters)
+    # Neither side schedules anything: every iteration uses the built values, so iteration 0
+    # stands for all of them (a 1.5M-iteration GAN run needs no loop).
+    constant = not old_sched.hooks and not new_sched.param_scheduler
+    steps = min(total, 1) if constant else total
     rtol = result.rtol
     per_epoch = result.iters_per_epoch if result.old_length.by_epoch else None
     # (old group, new group, label, base lr, momentum key, base momentum)
@@ -469,7 +473,7 @@ def _trace(
 
     count = 0
     try:
-        for it, _ in zip(old_sched.iterations(total), new_sched.iterations(total)):
+        for it, _ in zip(old_sched.iterations(steps), new_sched.iterations(steps)):
             count += 1
             # Hot loop (160k iterations): plain comparisons first, arithmetic only on change.
             for og, ng, label, base_lr, mkey, base_m in rows:
@@ -488,7 +492,7 @@ def _trace(
         ) from exc
     first = found[0] if found else None
     worst = found[-1] if found else None
-    result.compared_iterations = count
+    result.compared_iterations = total if constant and count else count
     result.first_difference = first
     result.max_deviation = worst
 

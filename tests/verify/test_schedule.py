@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from migrate_optim.verify.api import VerifyOptions, verify_configs
+from migrate_optim.verify.report import REPORT_SCHEMA
 from migrate_optim.verify.schedule import compare_schedules
+from tests.verify.test_verify_cli import schema_errors
 
 SGD = dict(type="SGD", lr=0.02, momentum=0.9, weight_decay=1e-4)
 L = 100  # iterations per epoch used below (the default)
@@ -273,3 +275,134 @@ def test_cli_shows_the_schedule_section(tmp_path):
     assert data["schedule"]["status"] == "different"
     assert data["schedule"]["iters_per_epoch"] == 5
     assert data["schedule"]["first_difference"]["iteration"] == 1
+    assert schema_errors(data, REPORT_SCHEMA) == []
+
+
+EXACT = [
+    # (0.x lr_config, 1.x param_scheduler, runner kind) — spec §5.2, "exact mapping" column.
+    (dict(policy="fixed"), [], "epoch"),
+    (
+        dict(policy="step", step=3, gamma=0.5),
+        [dict(type="StepLR", step_size=3, gamma=0.5)],
+        "epoch",
+    ),
+    (dict(policy="exp", gamma=0.9), [dict(type="ExponentialLR", gamma=0.9)], "epoch"),
+    (
+        dict(policy="exp", gamma=0.99, by_epoch=False),
+        [dict(type="ExponentialLR", gamma=0.99, by_epoch=False)],
+        "epoch",
+    ),
+    (
+        dict(policy="CosineAnnealing", min_lr=1e-5),
+        [dict(type="CosineAnnealingLR", eta_min=1e-5, T_max=12, begin=0, end=12)],
+        "epoch",
+    ),
+    (
+        dict(policy="CosineAnnealing", min_lr_ratio=0.01, by_epoch=False),
+        [
+            dict(
+                type="CosineAnnealingLR",
+                eta_min_ratio=0.01,
+                by_epoch=True,
+                T_max=12,
+                end=12,
+                convert_to_iter_based=True,
+            )
+        ],
+        "epoch",
+    ),
+    (
+        dict(policy="CosineAnnealing", min_lr=0.0, by_epoch=False),
+        [dict(type="CosineAnnealingLR", eta_min=0.0, by_epoch=False)],
+        "epoch",
+    ),
+    (
+        dict(policy="CosineRestart", periods=[4, 8], restart_weights=[1.0, 0.5], min_lr=0.0),
+        [dict(type="CosineRestartLR", periods=[4, 8], restart_weights=[1.0, 0.5], eta_min=0.0)],
+        "epoch",
+    ),
+    (
+        dict(policy="OneCycle", max_lr=0.1, pct_start=0.25),
+        [dict(type="OneCycleLR", eta_max=0.1, pct_start=0.25, by_epoch=False)],
+        "iter",
+    ),
+    (
+        dict(policy="cyclic", target_ratio=(10, 1e-4), cyclic_times=1, step_ratio_up=0.4),
+        [
+            dict(
+                type="CosineAnnealingLR",
+                T_max=160,
+                eta_min_ratio=10,
+                begin=0,
+                end=161,
+                by_epoch=False,
+            ),
+            dict(
+                type="CosineAnnealingLR",
+                T_max=240,
+                eta_min_ratio=1e-4,
+                begin=160,
+                end=400,
+                by_epoch=False,
+            ),
+        ],
+        "iter",
+    ),
+    (
+        dict(
+            policy="step",
+            step=[1, 2],
+            warmup="linear",
+            warmup_iters=2,
+            warmup_ratio=0.1,
+            warmup_by_epoch=True,
+        ),
+        [
+            dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=2 * L + 1),
+            dict(type="MultiStepLR", milestones=[1, 2], by_epoch=True),
+        ],
+        "epoch",
+    ),
+]
+
+
+@pytest.mark.parametrize("lr_config, param_scheduler, kind", EXACT)
+def test_exact_mappings_are_identical(lr_config, param_scheduler, kind):
+    if kind == "epoch":
+        o, n = old(lr_config, EPOCHS), new(param_scheduler, EPOCH_LOOP)
+    else:
+        o, n = old(lr_config, ITERS), new(param_scheduler, ITER_LOOP)
+    result = compare_schedules(o, n, codebase="mmdet", iters_per_epoch=L)
+    assert result.status == "identical", result.messages()
+
+
+def test_momentum_cosine_on_adam_is_identical():
+    adam = dict(type="Adam", lr=1e-3, betas=(0.9, 0.999))
+    o = dict(
+        optimizer=adam,
+        lr_config=dict(policy="fixed"),
+        runner=ITERS,
+        momentum_config=dict(policy="CosineAnnealing", min_momentum_ratio=0.5, by_epoch=False),
+    )
+    n = dict(
+        optim_wrapper=dict(optimizer=adam),
+        train_cfg=ITER_LOOP,
+        param_scheduler=[dict(type="CosineAnnealingMomentum", eta_min_ratio=0.5, by_epoch=False)],
+    )
+    assert compare_schedules(o, n, codebase="mmseg").status == "identical"
+    # The momentum config with its default by_epoch=True never fires in an iteration runner.
+    o["momentum_config"].pop("by_epoch")
+    result = compare_schedules(o, n, codebase="mmseg")
+    assert result.first_difference["key"] == "momentum"
+    assert result.first_difference["iteration"] == 1
+
+
+def test_constant_schedules_need_no_loop_but_count_every_iteration():
+    o = dict(optimizer=dict(SGD), lr_config=None, runner=dict(ITERS, max_iters=10**6))
+    n = dict(optim_wrapper=dict(optimizer=dict(SGD)), train_cfg=dict(ITER_LOOP, max_iters=10**6))
+    result = compare_schedules(o, n, codebase="mmseg")
+    assert result.status == "identical" and result.compared_iterations == 10**6
+    n["optim_wrapper"]["optimizer"]["lr"] = 0.04
+    result = compare_schedules(o, n, codebase="mmseg")
+    assert result.first_difference["iteration"] == 0
+    assert (result.first_difference["old"], result.first_difference["new"]) == (0.02, 0.04)

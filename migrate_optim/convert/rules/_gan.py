@@ -4,10 +4,10 @@ A helper module, not a rule (:func:`~migrate_optim.convert.rules.rules` runs onl
 modules). Besides the reading helpers below, the pieces several GAN rules build with:
 :class:`ModelSettings`, :func:`ignored_steps`, :func:`sub_wrapper`, :func:`ordered`.
 
-Spec §1.2 (which 0.x class reads which ``train_cfg`` key), §7 rule 1 (resolve the registry
-aliases first; the model reads ``model.train_cfg`` when present, else the top-level
-``train_cfg``, because mmgen's ``build_model`` passes the top-level one only as a default
-argument).
+docs/gan.md#which-train_cfg-keys-each-class-reads (which 0.x class reads which ``train_cfg``
+key; resolve the registry aliases first; the model reads ``model.train_cfg`` when present,
+else the top-level ``train_cfg``, because mmgen's ``build_model`` passes the top-level one
+only as a default argument).
 
 Values the GAN rules compute from 0.x values (``K // B``, ``interval / R``, ``1 - m``,
 ``total_iters * disc_steps``) stay expressions of the module-level variables they were written
@@ -58,8 +58,8 @@ class GanContext:
     """What the GAN rules need to know about one effective 0.x config.
 
     ``model_type`` is the ``model.type`` string as written; ``cls``/``family`` are None for a
-    class the spec does not cover. ``train_cfg`` is the value the model reads (``model.train_cfg``
-    if present, else the top-level ``train_cfg``); ``in_model`` says which.
+    class docs/gan.md does not cover. ``train_cfg`` is the value the model reads
+    (``model.train_cfg`` if present, else the top-level ``train_cfg``); ``in_model`` says which.
     """
 
     model: SDict | None
@@ -421,7 +421,8 @@ def ignored_steps(
 ) -> None:
     """Drop ``gen_steps``/``batch_accumulation_steps`` with a warning: only BasiccGAN read them.
 
-    Spec §1.2 and §7 rule 3: translating them for any other class would change training.
+    docs/gan.md#which-train_cfg-keys-each-class-reads: translating them for any other class
+    would change training.
     """
     for key in IGNORED_STEP_KEYS:
         entry = td.entry(key)

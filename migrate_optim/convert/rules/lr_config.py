@@ -508,7 +508,8 @@ def _cosine(t: Translation, lc: SDict, by_epoch: bool, info: sc.RunnerInfo) -> M
     floor, m, ratio = _floor_args(t, lc, "CosineAnnealing")
     p = info.length(by_epoch)
     if p is None and info.kind == sc.EPOCH and not by_epoch:
-        # the runner fills end = max_iters and T_max defaults to end - begin (exact, §5.2)
+        # the runner fills end = max_iters and T_max defaults to end - begin (exact,
+        # docs/schedules.md#policy-mapping)
         s = sched("CosineAnnealingLR", **floor, begin=lit(0), by_epoch=lit(False))
     else:
         p = _length(info, by_epoch, "CosineAnnealing")
@@ -755,7 +756,8 @@ def _linear(t: Translation, lc: SDict, by_epoch: bool, info: sc.RunnerInfo) -> M
 
 
 def _linear_interval(t: Translation, lc: SDict, by_epoch: bool, p: SValue, start_v: SValue) -> Main:
-    """``interval > 1``: MMagic's ``LinearLrInterval`` per wrapper, with what differs (§6.3)."""
+    """``interval > 1``: MMagic's ``LinearLrInterval`` per wrapper, with what differs
+    (docs/schedules.md#linearlrinterval)."""
     names = _wrapper_names(t)
     wrapper = t.get("optim_wrapper")
     target = lc.get("target_lr") or lit(0)

@@ -1,8 +1,8 @@
 """MO102 ``optimizer_config`` (and the top-level ``fp16``) -> fields of ``optim_wrapper``.
 
-docs/optimizer-hooks.md and docs/fp16.md; research note ``codebases.md`` Q1 and Q4 for the
-codebases the docs do not cover. The rule rebuilds, statically, the optimizer hook that the
-codebase's 0.x trainer registered, then maps it onto the wrapper:
+docs/optimizer-hooks.md and docs/fp16.md; docs/codebases.md for the other 0.x codebases. The
+rule rebuilds, statically, the optimizer hook that the codebase's 0.x trainer registered, then
+maps it onto the wrapper:
 
 * ``OptimizerHook`` (and the ``DistOptimizerHook`` variants that behave like it):
   ``grad_clip`` -> ``clip_grad`` (norm clipping; ``None`` stays ``None``);
@@ -15,14 +15,15 @@ codebase's 0.x trainer registered, then maps it onto the wrapper:
   ``coalesce``/``bucket_size_mb``/``distributed`` have no 1.x meaning and are dropped;
 * ``detect_anomalous_params=True`` -> ``model_wrapper_cfg=dict(type='MMDistributedDataParallel',
   detect_anomalous_params=True)``;
-* codebase hooks (note Q4): mmcls ``DistOptimizerHook`` = OptimizerHook; mmselfsup
-  ``DistOptimizerHook(update_interval=k)`` -> ``accumulative_counts=k`` (exact);
-  Swin-Transformer forks' ``DistOptimizerHook(use_fp16=True)`` -> ``ApexOptimWrapper``.
+* codebase hooks (docs/codebases.md#codebase-optimizer-hooks): mmcls ``DistOptimizerHook`` =
+  OptimizerHook; mmselfsup ``DistOptimizerHook(update_interval=k)`` ->
+  ``accumulative_counts=k`` (exact); Swin-Transformer forks'
+  ``DistOptimizerHook(use_fp16=True)`` -> ``ApexOptimWrapper``.
   Forms with no exact 1.x equivalent (``update_interval>1`` of hooks without a final step,
   ``frozen_layers_cfg``, mmtrack's backbone unfreezing) are left with a TODO.
 
 How each trainer turns ``optimizer_config`` and ``fp16`` into that hook
-(docs/fp16.md#top-level-fp16-per-codebase, note Q1):
+(docs/fp16.md#top-level-fp16-per-codebase, docs/codebases.md#train-api-profiles):
 ``Fp16OptimizerHook(**optimizer_config, **fp16)`` whenever ``fp16`` is not None (mmdet and
 mmdet-like codebases; ``fp16 = dict()`` therefore enables fp16 with ``loss_scale=512.``);
 ``Fp16OptimizerHook(**optimizer_config, loss_scale=fp16['loss_scale'])`` (mmcls; ``fp16 =
@@ -41,14 +42,14 @@ from migrate_optim.convert.findings import FindingId, Severity
 from migrate_optim.convert.static import SDict, SEntry, SExpr, SLit, SValue, gdict, lit
 from migrate_optim.convert.translation import Translation
 
-#: mmcv 1.x default of ``Fp16OptimizerHook(loss_scale=...)`` (spec §3.1)
+#: mmcv 1.x default of ``Fp16OptimizerHook(loss_scale=...)`` (docs/fp16.md#loss-scale-values)
 MMCV_LOSS_SCALE = 512.0
 
 # How a hook argument is carried over. A plain string is the 1.x wrapper key it becomes.
 DROP = "<drop>"  # accepted by the hook but unused: dropped with an info finding
 ANOMALOUS = "<anomalous>"  # detect_anomalous_params -> model_wrapper_cfg
 LOSS_SCALE = "<loss_scale>"  # loss_scale, with the int -> float cast
-ACC_EXACT = "<acc_exact>"  # update_interval with the OptimWrapper counting (note Q4)
+ACC_EXACT = "<acc_exact>"  # update_interval with the OptimWrapper counting (docs/codebases.md)
 ACC_NO_TAIL = "<acc_no_tail>"  # update_interval without remainder scaling or final step
 APEX = "<apex>"  # Swin forks' use_fp16: apex amp O1
 FROZEN = "<frozen>"  # mmselfsup frozen_layers_cfg
@@ -94,7 +95,8 @@ _SIAMESE = (
     "convert by hand"
 )
 
-#: (codebase or profile, hook type) -> spec, for hooks that are not mmcv's (note Q4)
+#: (codebase or profile, hook type) -> spec, for hooks that are not mmcv's
+#: (docs/codebases.md#codebase-optimizer-hooks)
 CODEBASE_HOOKS: dict[tuple[str, str], HookSpec] = {
     # mmcls dist_utils.DistOptimizerHook: OptimizerHook without the grad_norm log
     ("mmcls", "DistOptimizerHook"): HookSpec(_DIST_COMMON),
@@ -106,7 +108,7 @@ CODEBASE_HOOKS: dict[tuple[str, str], HookSpec] = {
         {**_FP16, "update_interval": ACC_NO_TAIL, "frozen_layers_cfg": FROZEN}, amp=True
     ),
     # mmdet's own DistOptimizerHook is not registered; configs that name it run with the
-    # Swin-Transformer forks' mmcv_custom hook (note Q4)
+    # Swin-Transformer forks' mmcv_custom hook (docs/codebases.md#codebase-optimizer-hooks)
     (cb.MERGED, "DistOptimizerHook"): _SWIN_DIST,
     (cb.FP16_IGNORED, "DistOptimizerHook"): _SWIN_DIST,
     # every DistOptimizerHook variant behaves like OptimizerHook with just these arguments

@@ -18,7 +18,8 @@ constructor (a single wrapper or each GAN sub-wrapper):
 
 Configs with a non-default constructor are left alone apart from a finding: their 1.x
 constructor defines its own meaning. mmselfsup 0.x replaced the default constructor with a
-regex-based one (research note Q3): its paramwise settings are left with a TODO.
+regex-based one (docs/codebases.md#codebase-constructors): its paramwise settings are left
+with a TODO.
 """
 
 from __future__ import annotations

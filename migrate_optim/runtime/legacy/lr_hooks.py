@@ -4,7 +4,8 @@ Our own implementation of what an 0.x ``lr_config``/``momentum_config`` did (fac
 ``mmcv==1.7.2: mmcv/runner/hooks/lr_updater.py``, ``momentum_updater.py``,
 ``base_runner.py :: register_lr_hook/register_momentum_hook``, ``epoch_based_runner.py``,
 ``iter_based_runner.py``; ``mmgen==0.7.3: mmgen/core/scheduler/lr_updater.py`` and
-``mmedit==0.16.1: mmedit/core/scheduler/lr_updater.py`` for the ``Linear`` policy; spec §5.1):
+``mmedit==0.16.1: mmedit/core/scheduler/lr_updater.py`` for the ``Linear`` policy;
+docs/schedules.md#two-execution-models):
 
 * hooks are *stateless*: ``before_run`` records each group's ``initial_lr`` as its base value;
   ``by_epoch=True`` hooks compute ``get_lr(runner.epoch)`` in ``before_train_epoch``,
@@ -340,9 +341,11 @@ def _one_of(a: Any, b: Any, names: str) -> None:
         raise ValueError(f"exactly one of {names} must be given")
 
 
-class CosineAnnealingLrUpdaterHook(LrUpdaterHook):
-    """``policy='CosineAnnealing'``: cosine from base to ``min_lr`` (or ``base·min_lr_ratio``)
-    over ``max_epochs``/``max_iters``."""
+class _AnnealingLrHook(LrUpdaterHook):
+    """From the base lr to ``min_lr`` (or ``base·min_lr_ratio``) over ``max_epochs``/
+    ``max_iters`` along ``_curve``."""
+
+    _curve = staticmethod(annealing_cos)
 
     def __init__(
         self, min_lr: float | None = None, min_lr_ratio: float | None = None, **kwargs: Any
@@ -356,7 +359,11 @@ class CosineAnnealingLrUpdaterHook(LrUpdaterHook):
         """Annealed lr of one group."""
         progress, total = _progress(self, runner)
         target = _target(self, base_lr, "min_lr", "min_lr_ratio")
-        return annealing_cos(base_lr, target, progress / total)
+        return self._curve(base_lr, target, progress / total)
+
+
+class CosineAnnealingLrUpdaterHook(_AnnealingLrHook):
+    """``policy='CosineAnnealing'``: cosine annealing."""
 
 
 class FlatCosineAnnealingLrUpdaterHook(LrUpdaterHook):
@@ -596,22 +603,10 @@ class OneCycleLrUpdaterHook(LrUpdaterHook):
         raise LegacyScheduleError(f"iteration {cur} is past OneCycle's total steps (mmcv fails)")
 
 
-class LinearAnnealingLrUpdaterHook(LrUpdaterHook):
-    """``policy='LinearAnnealing'``: linear from base to ``min_lr``/``base·min_lr_ratio``."""
+class LinearAnnealingLrUpdaterHook(_AnnealingLrHook):
+    """``policy='LinearAnnealing'``: linear annealing."""
 
-    def __init__(
-        self, min_lr: float | None = None, min_lr_ratio: float | None = None, **kwargs: Any
-    ) -> None:
-        _one_of(min_lr, min_lr_ratio, "min_lr, min_lr_ratio")
-        self.min_lr = min_lr
-        self.min_lr_ratio = min_lr_ratio
-        super().__init__(**kwargs)
-
-    def get_lr(self, runner: Any, base_lr: float) -> float:
-        """Annealed lr of one group."""
-        progress, total = _progress(self, runner)
-        target = _target(self, base_lr, "min_lr", "min_lr_ratio")
-        return annealing_linear(base_lr, target, progress / total)
+    _curve = staticmethod(annealing_linear)
 
 
 class LinearLrUpdaterHook(LrUpdaterHook):
@@ -761,8 +756,11 @@ class StepMomentumUpdaterHook(MomentumUpdaterHook):
         return max(value, self.min_momentum) if self.min_momentum is not None else value
 
 
-class CosineAnnealingMomentumUpdaterHook(MomentumUpdaterHook):
-    """``policy='CosineAnnealing'`` momentum."""
+class _AnnealingMomentumHook(MomentumUpdaterHook):
+    """From the base momentum to ``min_momentum`` (or ``base·min_momentum_ratio``) along
+    ``_curve``."""
+
+    _curve = staticmethod(annealing_cos)
 
     def __init__(
         self,
@@ -779,17 +777,17 @@ class CosineAnnealingMomentumUpdaterHook(MomentumUpdaterHook):
         """Annealed momentum of one group."""
         progress, total = _progress(self, runner)
         target = _target(self, base_momentum, "min_momentum", "min_momentum_ratio")
-        return annealing_cos(base_momentum, target, progress / total)
+        return self._curve(base_momentum, target, progress / total)
 
 
-class LinearAnnealingMomentumUpdaterHook(CosineAnnealingMomentumUpdaterHook):
+class CosineAnnealingMomentumUpdaterHook(_AnnealingMomentumHook):
+    """``policy='CosineAnnealing'`` momentum."""
+
+
+class LinearAnnealingMomentumUpdaterHook(_AnnealingMomentumHook):
     """``policy='LinearAnnealing'`` momentum."""
 
-    def get_momentum(self, runner: Any, base_momentum: float) -> float:
-        """Annealed momentum of one group."""
-        progress, total = _progress(self, runner)
-        target = _target(self, base_momentum, "min_momentum", "min_momentum_ratio")
-        return annealing_linear(base_momentum, target, progress / total)
+    _curve = staticmethod(annealing_linear)
 
 
 class CyclicMomentumUpdaterHook(_CyclicMixin, MomentumUpdaterHook):

@@ -1,6 +1,7 @@
 """How each 0.x codebase's train API turns a config into an optimizer hook and a run length.
 
-Pure config logic (no torch), spec sections 3.2 and 5.3. Each rule cites the upstream function it
+Pure config logic (no torch), docs/optimizer-hooks.md#how-each-trainer-builds-the-hook and
+docs/schedules.md#runner-and-totals. Each rule cites the upstream function it
 reproduces; the conditions were checked against the released sources (mmgen 0.7.3 sdist, mmedit
 0.16.1 wheel) and, for mmdet/mmcls/mmseg, against copies of those train functions found in public
 code search (late 2.x / 0.2x versions with the same conditions; the exact release files were not
@@ -275,7 +276,8 @@ def _runner_length(runner: Mapping[str, Any]) -> TrainLength:
 
 
 def resolve_train_length(cfg: Mapping[str, Any], codebase: str) -> TrainLength:
-    """``(by_epoch, max_epochs or max_iters)`` of a 0.x config, per codebase (spec 5.3).
+    """``(by_epoch, max_epochs or max_iters)`` of a 0.x config, per codebase
+    (docs/schedules.md#runner-and-totals).
 
     mmdet: ``'runner' not in cfg`` -> epochs from ``total_epochs``; when both exist they must be
     equal (``ValueError`` here, an assert upstream). mmcls/mmseg: ``cfg.get('runner') is None``
