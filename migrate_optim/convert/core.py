@@ -162,11 +162,13 @@ class Converter:
         if cm is None:
             cm = parse_config(source, path)
             if path is not None:
-                # new text for this path: forget what was decided from the old one
+                if self.tree.known(path):
+                    # new text (or a new spelling) for a path read before: forget what was
+                    # decided from the old module
+                    self._outcomes.clear()
+                    self._effective.clear()
                 self.tree.register_source(path, source)
                 self.tree.replace(cm)
-                self._outcomes.clear()
-                self._effective.clear()
         if path is not None:
             self.tree.register_source(path, source)
             self.tree.add(cm)

@@ -671,6 +671,10 @@ class ConfigTree:
         cm = self._modules.get(resolved(path))
         return cm if cm is not None and cm.source == source and cm.path == path else None
 
+    def known(self, path: Path) -> bool:
+        """Whether a module was parsed for ``path`` already."""
+        return resolved(path) in self._modules
+
     def replace(self, cm: ConfigModule) -> None:
         """Use ``cm`` as the module of its path, replacing what was parsed before."""
         if cm.path is not None:
