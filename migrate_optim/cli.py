@@ -26,6 +26,7 @@ from migrate_optim.convert.engine import (
     summary_text,
 )
 from migrate_optim.convert.findings import FindingFilter
+from migrate_optim.convert.workers import default_jobs
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -97,6 +98,14 @@ FILE:LINE: error: CAUSE and left untouched; the other files are still converted.
     is_flag=True,
     help="Also verify each conversion by training both configs (needs the verify extra).",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Convert in N worker processes (default: the number of CPU cores; 1: no workers). "
+    "The output is the same for every N.",
+)
 @click.pass_context
 def convert(
     ctx: click.Context,
@@ -110,6 +119,7 @@ def convert(
     select: str | None,
     ignore: str | None,
     verify: bool,
+    jobs: int | None,
 ) -> None:
     """Convert configs (the help text is set on the decorator)."""
     try:
@@ -128,7 +138,9 @@ def convert(
         _require_verify(ctx)
 
     stdin = sys.stdin.buffer if STDIN in paths else None
-    options = EngineOptions(mode, out_dir, codebase, shown)
+    # --verify records each conversion in this process (the recorder is the converter)
+    workers = 1 if verify else jobs or default_jobs()
+    options = EngineOptions(mode, out_dir, codebase, shown, jobs=workers)
     if not verify:
         report = run(paths, options, stdin=stdin)
         _print_report(report, as_json=as_json, quiet=quiet)

@@ -51,6 +51,7 @@ from migrate_optim.convert.findings import (
     FindingFilter,
     display_path,
 )
+from migrate_optim.convert.workers import run_parallel
 
 STDIN = "-"
 """The command-line name of standard input."""
@@ -99,6 +100,8 @@ class EngineOptions:
     out_dir: Path | None = None
     codebase: str | None = None
     findings: FindingFilter = field(default_factory=FindingFilter)
+    #: worker processes converting the files (1: this process only); the result is the same
+    jobs: int = 1
 
 
 @dataclass(frozen=True)
@@ -642,8 +645,8 @@ def _same_file(reported: str, job: _Job) -> bool:
         return False
 
 
-def _convert(job: _Job, converter: SourceConverter, stdin: BinaryIO | bytes | None) -> None:
-    """Read, check and convert one input; sets ``job.error`` instead of raising."""
+def _read(job: _Job, stdin: BinaryIO | bytes | None) -> None:
+    """Read and decode one input; sets ``job.error`` instead of raising."""
     try:
         if job.input.problem is not None:
             raise ConvertError(job.name, 1, job.input.problem)
@@ -652,6 +655,17 @@ def _convert(job: _Job, converter: SourceConverter, stdin: BinaryIO | bytes | No
             job.source = decode_source(data, job.name)
         else:
             job.source = read_source(job.input.path, job.name)
+    except ConvertError as exc:
+        job.error = exc
+
+
+def _convert(job: _Job, converter: SourceConverter) -> None:
+    """Check and convert one input read by :func:`_read`; sets ``job.error`` instead of
+    raising."""
+    if job.error is not None:
+        return
+    try:
+        assert job.source is not None
         job.tree = check_syntax(job.source.text, job.name)
         result = converter.convert_source(
             job.source.text, None if job.input.stdin else job.input.path
@@ -671,6 +685,37 @@ def _convert(job: _Job, converter: SourceConverter, stdin: BinaryIO | bytes | No
         )
     except Exception as exc:  # noqa: BLE001 - one broken file must not stop the run
         job.error = ConvertError(job.name, 1, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def convert_jobs(jobs: list[_Job], converter: SourceConverter, workers: int = 1) -> None:
+    """Convert every job read without error, in ``workers`` processes (see
+    :mod:`.workers`); the results are the same as in one process."""
+    files = [j for j in jobs if j.error is None and not j.input.stdin]
+    if workers > 1 and run_parallel(
+        files, lambda job: _convert_remote(job, converter), _apply_remote, workers
+    ):
+        jobs = [j for j in jobs if j.input.stdin]
+    for job in jobs:
+        _convert(job, converter)
+
+
+def _convert_remote(
+    job: _Job, converter: SourceConverter
+) -> tuple[str | None, list[Finding], tuple[str, int, str] | None]:
+    """In a worker: convert ``job``; the new text (None: unchanged), findings, error."""
+    _convert(job, converter)
+    error = job.error
+    text = job.new_text if job.changed else None
+    return text, job.findings, (error.path, error.line, error.cause) if error else None
+
+
+def _apply_remote(
+    job: _Job, result: tuple[str | None, list[Finding], tuple[str, int, str] | None]
+) -> None:
+    text, job.findings, error = result
+    assert job.source is not None
+    job.new_text = job.source.text if text is None else text
+    job.error = ConvertError(*error) if error else None
 
 
 def _mirror_root(
@@ -734,8 +779,22 @@ def run(
 
     jobs = [_Job(item, item.display) for item in inputs]
     for job in jobs:
-        _convert(job, converter, stdin)
+        _read(job, stdin)
+    # Every file of the run is known to the converter before any is converted: a file's
+    # conversion may depend on the others (the run's codebase), whatever the order or --jobs.
+    register = getattr(converter, "register", None)
+    if register is not None:
+        for job in jobs:
+            if job.error is None and not job.input.stdin:
+                assert job.source is not None
+                register(job.input.path, job.source.text)
+    convert_jobs(jobs, converter, options.jobs)
+    for job in jobs:
         job.findings = options.findings.apply(job.findings)
+    if options.mode is Mode.OUT_DIR:
+        for job in jobs:  # the mirror follows the inputs' _base_ files
+            if job.tree is None and job.error is None and job.source is not None:
+                job.tree = _parse(job.source.text)
 
     report = RunReport(mode=options.mode)
     written: dict[str, str] = {}

@@ -646,6 +646,7 @@ class ConfigTree:
     def __init__(self) -> None:
         self._modules: dict[Path, ConfigModule] = {}
         self._overrides: dict[Path, str] = {}
+        self._effective: dict[Path, tuple[ConfigModule, SDict]] = {}
 
     def register_source(self, path: Path, source: str) -> None:
         """Use ``source`` as the original text of ``path`` (the engine read it already)."""
@@ -679,6 +680,7 @@ class ConfigTree:
         """Use ``cm`` as the module of its path, replacing what was parsed before."""
         if cm.path is not None:
             self._modules[resolved(cm.path)] = cm
+            self._effective.clear()  # a chain through the old module is stale
 
     def add(self, cm: ConfigModule) -> None:
         """Register an already parsed module (the file being converted)."""
@@ -687,12 +689,18 @@ class ConfigTree:
 
     def base_config(self, cm: ConfigModule, _seen: tuple[Path, ...] = ()) -> SDict:
         """The merged config of ``cm``'s bases (empty if it has none)."""
+        return self.bases_of(cm.path, cm.base_specs, _seen)
+
+    def bases_of(
+        self, path: Path | None, specs: list[tuple[str, int]], _seen: tuple[Path, ...] = ()
+    ) -> SDict:
+        """The merged config of the bases ``specs`` (``(spec, line)``) of the file ``path``."""
         merged = SDict(file=None)
         owner: dict[str, str] = {}
-        for spec, line in cm.base_specs:
-            if cm.path is None:
+        for spec, line in specs:
+            if path is None:
                 raise BaseChainError(line, f"cannot resolve _base_ {spec!r} of stdin input")
-            bpath = resolved(cm.path.parent / spec)
+            bpath = resolved(path.parent / spec)
             if bpath in _seen:
                 raise BaseChainError(line, f"_base_ cycle through {display_path(bpath)}")
             if bpath.suffix != ".py":
@@ -716,11 +724,22 @@ class ConfigTree:
         return merged
 
     def effective(self, cm: ConfigModule, _seen: tuple[Path, ...] = ()) -> SDict:
-        """The merged config of ``cm`` (bases, then its own bindings), statically."""
-        if cm.path is not None:
-            _seen = _seen + (resolved(cm.path),)
-        cfg = self.base_config(cm, _seen)
-        return merge_into(own_config(cm), cfg)
+        """The merged config of ``cm`` (bases, then its own bindings), statically.
+
+        Cached per file (a base is merged once per run, not once per child); only chains that
+        could be read are cached, so an error is raised again from wherever it is reached. The
+        result is shared: callers must not modify it.
+        """
+        key = resolved(cm.path) if cm.path is not None else None
+        if key is not None:
+            cached = self._effective.get(key)
+            if cached is not None and cached[0] is cm:
+                return cached[1]
+            _seen = _seen + (key,)
+        cfg = merge_into(own_config(cm), self.base_config(cm, _seen))
+        if key is not None:
+            self._effective[key] = (cm, cfg)
+        return cfg
 
 
 def own_config(cm: ConfigModule) -> SDict:

@@ -669,3 +669,23 @@ def test_the_real_converter_runs_end_to_end(cwd):
     assert all(f.error is None for f in report.files)
     default = run(["c"], EngineOptions(Mode.CHECK))  # builds its own Converter
     assert len(default.files) == 2 and not default.errors
+
+
+def test_jobs_give_the_same_report_in_the_same_order(tmp_path, monkeypatch) -> None:
+    """``--jobs N`` (issue 10): forked workers, results in input order, same report."""
+    from migrate_optim.convert import workers
+
+    files = {"_base_/s.py": "optimizer = dict(type='SGD', lr=0.01)\n"}
+    for i in range(12):
+        body = "optimizer = dict(lr=0.02)\n" if i % 3 == 0 else f"x = {i}\n"
+        files[f"d{i % 4}/c{i}.py"] = f"_base_ = ['../_base_/s.py']\n{body}"
+    files["bad.py"] = "x = (\n"
+    from tests.convert.helpers import write_tree
+
+    write_tree(tmp_path, files)
+    monkeypatch.setattr(workers, "MIN_PER_WORKER", 1)
+    reports = [
+        run([str(tmp_path)], EngineOptions(mode=Mode.DIFF, jobs=j)).to_dict() for j in (1, 2, 3)
+    ]
+    assert reports[0] == reports[1] == reports[2]
+    assert reports[0]["summary"]["changed"] == 5 and reports[0]["summary"]["failed"] == 1
