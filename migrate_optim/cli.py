@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -27,6 +28,9 @@ from migrate_optim.convert.engine import (
 )
 from migrate_optim.convert.findings import FindingFilter
 from migrate_optim.convert.workers import default_jobs
+
+if TYPE_CHECKING:
+    from migrate_optim.verify.report import VerifyReport
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -199,8 +203,31 @@ Exit codes:
 
 
 @main.command("verify", help=VERIFY_HELP)
-@click.argument("old", metavar="OLD")
-@click.argument("new", metavar="NEW")
+@click.argument("old", metavar="OLD", required=False)
+@click.argument("new", metavar="NEW", required=False)
+@click.option(
+    "--pairs",
+    "pairs_file",
+    type=click.File("r", encoding="utf-8"),
+    help="Verify every pair listed in FILE ('OLD NEW' per line; '-': stdin) instead of OLD "
+    "NEW, in --jobs forked processes that import torch once; reports in the file's order "
+    "(--json: one JSON report per line).",
+    metavar="FILE",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="With --pairs: pairs verified at once (default: the number of CPU cores).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=300.0,
+    show_default=True,
+    help="With --pairs: seconds a pair may take before it is stopped (an error).",
+)
 @click.option(
     "--model",
     metavar="MODULE:FACTORY",
@@ -230,8 +257,11 @@ Exit codes:
 @click.pass_context
 def verify_command(
     ctx: click.Context,
-    old: str,
-    new: str,
+    old: str | None,
+    new: str | None,
+    pairs_file: click.utils.LazyFile | None,
+    jobs: int | None,
+    timeout: float,
     model: str | None,
     steps: int | None,
     device: str,
@@ -243,7 +273,6 @@ def verify_command(
     """Verify a config pair (the help text is set on the decorator)."""
     try:
         from migrate_optim.verify.api import VerifyOptions, verify_files
-        from migrate_optim.verify.report import render
     except ImportError as exc:
         _err().print(
             f"error: verify requires the verify extra (pip install 'migrate-optim[verify]'): {exc}",
@@ -253,20 +282,41 @@ def verify_command(
     options = VerifyOptions(
         model=model, steps=steps, device=device, nproc=nproc, codebase=codebase, seed=seed
     )
-    report = verify_files(old, new, options)
+    if (pairs_file is None) == (old is None or new is None) or (pairs_file and old):
+        raise click.UsageError("give OLD NEW, or --pairs FILE (not both)")
+    if pairs_file is not None:
+        from migrate_optim.verify.batch import PairsFileError, read_pairs, verify_many
+
+        try:
+            pairs = read_pairs(pairs_file, pairs_file.name)
+        except PairsFileError as exc:
+            raise click.UsageError(str(exc)) from None
+        worst = 0
+        for report in verify_many(pairs, options, jobs=jobs, timeout=timeout):
+            worst = max(worst, _show_verify(report, as_json, indent=None))
+        ctx.exit(worst)
+    assert old is not None and new is not None
+    ctx.exit(_show_verify(verify_files(old, new, options), as_json, indent=2))
+
+
+def _show_verify(report: VerifyReport, as_json: bool, indent: int | None) -> int:
+    """Print one verify report (tables, or JSON) and its error line; its exit code."""
+    from migrate_optim.verify.report import render
+
     if report.status == "skipped":
         # Nothing to train is an error for an explicit pair (convert --verify skips it).
         report.status = "error"
     if as_json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(report.to_dict(), indent=indent) + "\n")
         sys.stdout.flush()
     elif report.status != "error":
         # Tables need room: a pipe or file gets 140 columns rather than rich's 80.
         width = None if sys.stdout.isatty() else 140
         render(report, Console(highlight=False, emoji=False, width=width))
+        sys.stdout.flush()
     if report.status == "error":
         _err().print(f"error: {report.error}", markup=False)
-    ctx.exit(report.exit_code)
+    return report.exit_code
 
 
 def _require_verify(ctx: click.Context) -> None:
