@@ -189,7 +189,12 @@ class Converter:
         if path is not None:
             self.tree.register_source(path, source)
             self.tree.add(cm)
-        return self._outcome_of(cm).result()
+        result = self._outcome_of(cm).result()
+        if path is not None and self.tree.forget(path):
+            # not a base of anything read so far: its module and outcome are not needed again
+            # (a later child parses it again), so memory does not grow with the run
+            self._outcomes.pop(resolved(path), None)
+        return result
 
     def _unchanged(self, source: str, path: Path | None) -> ConvertResult | None:
         """The result of a file the text prefilter decides (:mod:`.prefilter`): no change, and

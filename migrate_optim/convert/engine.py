@@ -666,7 +666,9 @@ def _convert(job: _Job, converter: SourceConverter) -> None:
         return
     try:
         assert job.source is not None
-        job.tree = check_syntax(job.source.text, job.name)
+        # not kept: an ast per input would make memory grow with the run (out-dir parses
+        # again what it needs)
+        check_syntax(job.source.text, job.name)
         result = converter.convert_source(
             job.source.text, None if job.input.stdin else job.input.path
         )

@@ -647,6 +647,8 @@ class ConfigTree:
         self._modules: dict[Path, ConfigModule] = {}
         self._overrides: dict[Path, str] = {}
         self._effective: dict[Path, tuple[ConfigModule, SDict]] = {}
+        #: the files read as a base of another (kept parsed: their children need them)
+        self._bases: set[Path] = set()
 
     def register_source(self, path: Path, source: str) -> None:
         """Use ``source`` as the original text of ``path`` (the engine read it already)."""
@@ -671,6 +673,16 @@ class ConfigTree:
         """The module parsed for ``path`` (e.g. read as a base), if its text is ``source``."""
         cm = self._modules.get(resolved(path))
         return cm if cm is not None and cm.source == source and cm.path == path else None
+
+    def forget(self, path: Path) -> bool:
+        """Drop the parsed module of ``path`` unless it was read as a base (a later reader
+        parses it again); True if dropped. Keeps a run's memory to its bases."""
+        key = resolved(path)
+        if key in self._bases:
+            return False
+        self._modules.pop(key, None)
+        self._effective.pop(key, None)
+        return True
 
     def known(self, path: Path) -> bool:
         """Whether a module was parsed for ``path`` already."""
@@ -705,6 +717,7 @@ class ConfigTree:
                 raise BaseChainError(line, f"_base_ cycle through {display_path(bpath)}")
             if bpath.suffix != ".py":
                 raise BaseChainError(line, f"_base_ {spec!r} is not a .py config")
+            self._bases.add(bpath)
             try:
                 bmod = self.module(bpath)
             except FileNotFoundError:

@@ -133,3 +133,18 @@ def test_new_text_for_a_file_read_before_is_converted_again(tmp_path) -> None:
     assert not conv.convert_source("_base_ = ['base.py']\ny = 2\n", tmp_path / "child.py").changed
     got = conv.convert_source(BASE_OPT, tmp_path / "base.py")
     assert got.changed and "optim_wrapper" in got.source
+
+
+def test_memory_holds_the_bases_not_every_file(tmp_path) -> None:
+    """Issue 10: a run keeps parsed modules of its bases only, however many files it has."""
+    files = {"_base_/s.py": BASE_OPT}
+    files.update(
+        {f"c{i}.py": f"_base_ = ['_base_/s.py']\noptimizer = dict(lr={i})\n" for i in range(30)}
+    )
+    write_tree(tmp_path, files)
+    conv = Converter(ConvertOptions())
+    for name in sorted(files):
+        result = conv.convert_source((tmp_path / name).read_text(), tmp_path / name)
+        assert result.changed
+    assert list(conv.tree._modules) == [(tmp_path / "_base_/s.py").resolve()]
+    assert len(conv._outcomes) == 1
