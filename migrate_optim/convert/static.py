@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import copy
 import functools
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -640,6 +641,10 @@ class BaseChainError(Exception):
         self.message = message
 
 
+#: parsed modules a :class:`ConfigTree` keeps after :meth:`ConfigTree.forget` (bounded memory)
+RECENT_MODULES = 64
+
+
 class ConfigTree:
     """Reads config files once (their original text) and computes effective configs."""
 
@@ -649,6 +654,7 @@ class ConfigTree:
         self._effective: dict[Path, tuple[ConfigModule, SDict]] = {}
         #: the files read as a base of another (kept parsed: their children need them)
         self._bases: set[Path] = set()
+        self._recent: OrderedDict[Path, ConfigModule] = OrderedDict()
 
     def register_source(self, path: Path, source: str) -> None:
         """Use ``source`` as the original text of ``path`` (the engine read it already)."""
@@ -661,6 +667,8 @@ class ConfigTree:
     def module(self, path: Path) -> ConfigModule:
         """The parsed original text of ``path`` (cached)."""
         key = resolved(path)
+        if key not in self._modules and key in self._recent:
+            self._modules[key] = self._recent.pop(key)
         if key not in self._modules:
             if key in self._overrides:
                 text = self._overrides[key]
@@ -680,8 +688,13 @@ class ConfigTree:
         key = resolved(path)
         if key in self._bases:
             return False
-        self._modules.pop(key, None)
+        cm = self._modules.pop(key, None)
         self._effective.pop(key, None)
+        if cm is not None:
+            # the last few stay at hand: a sibling converted next often names it as a base
+            self._recent[key] = cm
+            while len(self._recent) > RECENT_MODULES:
+                self._recent.popitem(last=False)
         return True
 
     def known(self, path: Path) -> bool:
@@ -692,6 +705,7 @@ class ConfigTree:
         """Use ``cm`` as the module of its path, replacing what was parsed before."""
         if cm.path is not None:
             self._modules[resolved(cm.path)] = cm
+            self._recent.pop(resolved(cm.path), None)
             self._effective.clear()  # a chain through the old module is stale
 
     def add(self, cm: ConfigModule) -> None:
