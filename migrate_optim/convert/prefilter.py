@@ -3,10 +3,12 @@
 A file is rewritten only where it binds a key the rules consume (``core._writes_translated_keys``):
 a 0.x key they remove, take as the source of a 1.x key, or mark with a TODO. Every rule
 declares those keys (``KEYS``; ``GAN_KEYS`` for keys consumed only where the GAN rules apply,
-see :func:`migrate_optim.convert.rules.consumable_keys`). A file whose text does not contain
-any of them (not even in a comment or a string) binds none of them, so its result is "no
-change"; the only findings it can get are those of an unreadable ``_base_`` chain, which the
-converter still computes (:meth:`~migrate_optim.convert.core.Converter.convert_source`).
+see :func:`migrate_optim.convert.rules.consumable_keys`). A file that has none of them among
+its identifiers (:func:`identifiers`: every name it binds or reads anywhere, a superset of what
+the converter's reader sees bound; a ``train_cfg=`` keyword inside ``model`` is not a name)
+binds none of them, so its result is "no change"; the only findings it can get are those of an
+unreadable ``_base_`` chain, which the converter still computes
+(:meth:`~migrate_optim.convert.core.Converter.convert_source`).
 
 ``model`` and ``custom_hooks`` are in almost every config but consumed only by the GAN rules:
 a file mentioning them is still decided here when its codebase (forced, or named by a folder
@@ -20,7 +22,6 @@ not one plain assignment of string literals, a name ``_base_`` used anywhere els
 from __future__ import annotations
 
 import ast
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,30 +57,60 @@ def decide(source: str, path: Path | None, forced_codebase: str | None) -> Uncha
     if declared is None:
         return None
     always, gan = declared
-    # Python reads identifiers NFKC-normalised: search the text the way the parser sees it.
-    text = source if source.isascii() else unicodedata.normalize("NFKC", source)
-    if any(key in text for key in always) or any(key in text for key in _ALWAYS_EXTRA):
-        return None
+    always = always | set(_ALWAYS_EXTRA)
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None  # the full conversion reports it
-    gated = any(key in text for key in gan)
+    names = identifiers(tree)
+    if names & always:
+        return None
+    gated = bool(names & gan)
     if gated:
         codebase = forced_codebase or (cb.from_path(path) if path is not None else None)
         if not codebase or codebase in GAN_CODEBASES or gan_strings(tree):
             return None
-    specs = _base_specs(tree) if "_base_" in text else []
+    specs = _base_specs(tree, names)
     if specs is None:
         return None
     return Unchanged(specs, gated and bool(specs))
 
 
-def _base_specs(tree: ast.Module) -> list[tuple[str, int]] | None:
+def identifiers(tree: ast.Module) -> set[str]:
+    """Every name ``tree`` binds or reads anywhere (variables, imports, definitions,
+    parameters, patterns, ``global``): a superset of the names the converter's reader
+    (:mod:`.static`) can see bound. Keyword arguments and dict keys are not names, so
+    ``model = dict(train_cfg=...)`` mentions ``model`` only. ``ast`` gives them NFKC-normalised,
+    as Python binds them (more than the reader, which takes them as written)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add(node.name.split(".")[0])
+            if node.asname:
+                names.add(node.asname)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar, ast.ExceptHandler)):
+            if node.name:
+                names.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.add(node.rest)
+    return names
+
+
+def _base_specs(tree: ast.Module, names: set[str]) -> list[tuple[str, int]] | None:
     """``(spec, line)`` of the one plain ``_base_ = 'x'`` / ``[...]`` statement, [] without
     one, or None when ``_base_`` appears in any other form (the full reader decides those)."""
+    if "_base_" not in names:
+        return []
     body = tree.body
-    found: list[tuple[str, int]] | None = []
+    found: list[tuple[str, int]] = []
     statement = None
     for i, stmt in enumerate(body):
         if (
@@ -102,24 +133,19 @@ def _base_specs(tree: ast.Module) -> list[tuple[str, int]] | None:
                 if not (isinstance(item, ast.Constant) and isinstance(item.value, str)):
                     return None
                 found.append((item.value, item.lineno))
-    uses = 0
-    for node in ast.walk(tree):
-        names: list[str | None] = []
-        if isinstance(node, ast.Name):
-            names = [node.id]
-        elif isinstance(node, ast.alias):
-            names = [node.name.split(".")[0], node.asname]
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names = [node.name]
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            names = list(node.names)
-        elif isinstance(node, ast.arg):
-            names = [node.arg]
-        elif isinstance(node, (ast.MatchAs, ast.MatchStar)):
-            names = [node.name]
-        elif isinstance(node, ast.ExceptHandler):
-            names = [node.name]
-        uses += names.count("_base_")
-    if uses != (1 if statement is not None else 0):
+    if statement is None:
         return None
-    return found
+    # used nowhere else: the reader would make it dynamic or reject it
+    uses = sum(
+        1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and node.id == "_base_"
+        or isinstance(node, ast.arg) and node.arg == "_base_"
+        or isinstance(node, (ast.alias,)) and "_base_" in (node.name.split(".")[0], node.asname)
+        or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and node.name == "_base_"
+        or isinstance(node, (ast.Global, ast.Nonlocal)) and "_base_" in node.names
+        or isinstance(node, (ast.MatchAs, ast.MatchStar, ast.ExceptHandler))
+        and node.name == "_base_"
+    )
+    return found if uses == 1 else None

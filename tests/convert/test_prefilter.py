@@ -24,7 +24,6 @@ def decide(src: str, path: str | None = "/x/mmdet/configs/a.py", forced: str | N
     "src",
     [
         "optimizer = dict(type='SGD')\n",
-        "x = 1  # mentions optimizer_config in a comment only\n",
         "runner = dict(type='EpochBasedRunner', max_epochs=12)\n",
         "fp16 = dict(loss_scale=512.)\n",
         # NFKC: Python reads this name as `optimizer`
@@ -54,6 +53,10 @@ def test_a_file_without_keys_is_decided_with_its_base_specs() -> None:
     assert got.base_specs == [("../_base_/datasets/a.py", 2), ("../_base_/default_runtime.py", 3)]
     assert not got.check_bases_for_gan
     assert decide("data = dict(samples_per_gpu=2)\n").base_specs == []
+    # names only: a comment, a string, a keyword argument or a dict key binds nothing
+    assert decide("x = 1  # optimizer_config\ny = 'optimizer'\nz = dict(runner=1)\n")
+    assert decide("model = dict(train_cfg=dict(x=1), test_cfg={'fp16': 1})\n")
+    assert decide("d = dict(optimizer=optimizer_config)\n") is None  # a name read
 
 
 def test_gan_only_keys_need_a_known_non_gan_codebase() -> None:
