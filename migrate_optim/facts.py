@@ -28,7 +28,8 @@ def is_default_constructor(name: str | None) -> bool:
 
 
 def is_per_module(keys: Iterable[str], values_are_dicts: bool) -> bool:
-    """Whether an ``optimizer`` dict means one optimizer per model module (spec §1.9).
+    """Whether an ``optimizer`` dict means one optimizer per model module
+    (docs/gan.md#per-module-optimizers).
 
     mmgen's and mmedit's ``build_optimizers`` build one optimizer per key when every value is a
     dict; ``keys`` are the dict's keys and ``values_are_dicts`` says whether every value is one.

@@ -44,9 +44,10 @@ def test_help_documents_the_exit_codes():
     for args in (["--help"], ["convert", "--help"]):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0
-        assert "  0  done, or nothing to do" in result.output
-        assert "  1  changes needed (--check, --diff)" in result.output
-        assert "  2  some input could not be handled" in result.output
+        assert "  0  done, nothing to do, or equivalent" in result.output
+        assert "  1  changes needed (--check, --diff), findings at --fail-on" in result.output
+        assert "  2  bad input or options: some input could not be handled" in result.output
+        assert "  3  could not verify" in result.output
 
 
 def test_convert_in_place(cwd):
@@ -113,7 +114,7 @@ def test_bad_input_is_one_line_and_the_rest_is_converted(cwd):
     write(cwd / "bad.py", b"x = 1\ny = '\xff'\n")
     write(cwd / "z.py", OLD)
     long_dir = "d" * 120
-    write(cwd / long_dir / "e.py", b"")
+    write(cwd / long_dir / "e.py", b"x = (\n")
     result = cli(".", "missing.py")
     assert result.exit_code == 2
     assert (cwd / "a.py").read_text() == NEW and (cwd / "z.py").read_text() == NEW
@@ -122,7 +123,7 @@ def test_bad_input_is_one_line_and_the_rest_is_converted(cwd):
         "converted a.py",
         "bad.py:2: error: not valid UTF-8: byte 0xff at column 6",
         # One line whatever the terminal width.
-        f"{long_dir}/e.py:1: error: empty file (0 bytes): nothing to convert",
+        f"{long_dir}/e.py:1: error: syntax error: '(' was never closed",
         "converted z.py",
         "missing.py:1: error: no such file or directory",
         "5 files scanned: 2 changed, 0 unchanged, 0 with findings, 3 failed",
@@ -162,7 +163,7 @@ def test_stdin_to_stdout(cwd):
 
 def test_json_report(cwd):
     write(cwd / "a.py", OLD + "x = 1  # FINDING\n")
-    write(cwd / "b.py", b"")
+    write(cwd / "b.py", b"x = (\n")
     result = cli("--json", "--diff", "a.py", "b.py")
     assert result.exit_code == 2
     data = json.loads(result.stdout)
@@ -175,7 +176,7 @@ def test_json_report(cwd):
     }
     assert data["files"][0]["diff"].startswith("--- a/a.py\n+++ b/a.py\n")
     assert data["files"][1]["error"]["message"] == (
-        "b.py:1: error: empty file (0 bytes): nothing to convert"
+        "b.py:1: error: syntax error: '(' was never closed"
     )
     assert data["findings"] == [
         {
@@ -187,7 +188,7 @@ def test_json_report(cwd):
         }
     ]
     # Errors still reach stderr; the summary does not.
-    assert result.stderr == "b.py:1: error: empty file (0 bytes): nothing to convert\n"
+    assert result.stderr == "b.py:1: error: syntax error: '(' was never closed\n"
 
 
 def test_json_with_stdin_output_is_refused(cwd):

@@ -1,9 +1,10 @@
 """Which 0.x codebase a config belongs to: each trainer read ``optimizer_config``/``fp16`` its way.
 
-Spec §3.2: mmdet merges the top-level ``fp16`` into its optimizer hook, mmcls reads only
-``fp16['loss_scale']``, mmseg ignores it, and mmgen/mmedit register no optimizer hook at all.
-The research note on the other OpenMMLab 0.x codebases (``research/codebases.md``, Q1/Q2) sorts
-them into the same *train-API profiles* and lists the signals that identify them.
+docs/fp16.md#top-level-fp16-per-codebase: mmdet merges the top-level ``fp16`` into its optimizer
+hook, mmcls reads only ``fp16['loss_scale']``, mmseg ignores it, and mmgen/mmedit register no
+optimizer hook at all.
+docs/codebases.md sorts the other OpenMMLab 0.x codebases into the same *train-API profiles*
+(#train-api-profiles) and lists the signals that identify them (#telling-the-codebase).
 
 Detection order: ``--codebase``; a folder of the path named after a package (``mmdetection/``,
 the corpus ``mmdet-2.28.2/``); structural keys decisive for one codebase (``algorithm=``,
@@ -18,6 +19,14 @@ import functools
 import re
 from pathlib import Path
 
+from migrate_optim.codebases import (  # noqa: F401 - re-exported profile names
+    FP16_IGNORED,
+    HOOKLESS,
+    LOSS_SCALE_ONLY,
+    MERGED,
+    SELFSUP,
+    TRAIN_APIS,
+)
 from migrate_optim.convert.static import SDict, SList, SLit, SValue, resolved
 
 #: codebases the converter knows, i.e. the values ``--codebase`` accepts.
@@ -40,39 +49,15 @@ KNOWN = (
     "mmrazor",
 )
 
-# Train-API profiles (research note Q1.3): how the trainer turns optimizer_config/fp16 into a hook.
-#: ``Fp16OptimizerHook(**optimizer_config, **fp16)`` whenever ``fp16`` is not None (spec §3.2)
-MERGED = "merged"
-#: ``Fp16OptimizerHook(**optimizer_config, loss_scale=fp16['loss_scale'])`` (mmcls, spec §3.2)
-LOSS_SCALE_ONLY = "loss_scale_only"
-#: the top-level ``fp16`` is not read; ``optimizer_config`` is the hook (mmseg, spec §3.2)
-FP16_IGNORED = "fp16_ignored"
-#: ``GradAccumFp16OptimizerHook(**optimizer_config, **fp16)``, mmselfsup's own hooks (note Q1)
-SELFSUP = "selfsup"
-#: no optimizer hook is registered: the models step themselves (mmgen/mmedit, spec §1.9, §3.2)
-HOOKLESS = "hookless"
-
+# Train-API profiles: how each trainer turns optimizer_config/fp16 into a hook. The table of
+# codebases is shared with verify (migrate_optim/codebases.py, one row per 0.x train API).
 _PROFILES: dict[str, str] = {
-    "mmdet": MERGED,
-    "mmpose": MERGED,
-    "mmaction2": MERGED,
-    "mmocr": MERGED,
-    "mmrotate": MERGED,
-    "mmdet3d": MERGED,  # detectors; EncoderDecoder3D segmentors use the mmseg API (see profile)
-    "mmtrack": MERGED,
-    "mmfewshot": MERGED,  # both the detection and the classification API merge fp16
-    "mmflow": MERGED,
-    "mmhuman3d": MERGED,
-    "mmcls": LOSS_SCALE_ONLY,
-    "mmseg": FP16_IGNORED,
-    "mmselfsup": SELFSUP,
-    "mmgen": HOOKLESS,
-    "mmedit": HOOKLESS,
+    name: api.fp16 for name, api in TRAIN_APIS.items() if api.fp16 is not None
 }
 
 #: codebases whose distributed trainer builds their own ``DistOptimizerHook`` when
-#: ``optimizer_config`` has no ``type`` (research note Q1.2); the others build mmcv's OptimizerHook.
-OWN_DIST_HOOK = {"mmcls", "mmfewshot", "mmselfsup"}
+#: ``optimizer_config`` has no ``type``; the others build mmcv's OptimizerHook.
+OWN_DIST_HOOK = {name for name, api in TRAIN_APIS.items() if api.dist_hook == "DistOptimizerHook"}
 
 #: folder names (version suffixes stripped) -> codebase
 _PATH_NAMES: dict[str, str] = {
@@ -122,9 +107,9 @@ _IMPORT_NAMES: dict[str, str] = {
     "mmrazor": "mmrazor",
 }
 
-# Top-level ``model.type`` values decisive for one codebase (research note Q2.2; spec §1.2 for
-# mmgen). Names the note marks as shared (CycleGAN/Pix2Pix: mmgen and mmedit) are decided by
-# structural keys first.
+# Top-level ``model.type`` values decisive for one codebase
+# (docs/codebases.md#telling-the-codebase; docs/gan.md for mmgen). Names registered by two
+# codebases (CycleGAN/Pix2Pix: mmgen and mmedit) are decided by structural keys first.
 _MODEL_TYPES: dict[str, frozenset[str]] = {
     "mmdet": frozenset(
         "ATSS AutoAssign CascadeRCNN CenterNet CornerNet DDOD DETR DeformableDETR FastRCNN "
@@ -190,13 +175,10 @@ _MMDET_PATTERN = re.compile(
     r"MaskFormer|NASFCOS|FOVEA|RPN|SingleStageDetector|TwoStageDetector)"
 )
 
-#: mmdet3d segmentors run through an mmseg-style train API (research note Q1.1)
-_MMDET3D_SEGMENTORS = frozenset({"EncoderDecoder3D"})
-#: mmrazor architectures -> the train API of the task they wrap (research note Q1.1)
-_MMRAZOR_TASKS = {
-    "MMClsArchitecture": MERGED,  # mmrazor's mmcls API merges fp16, unlike mmcls itself
-    "MMSegArchitecture": FP16_IGNORED,
-}
+#: mmdet3d segmentors run through an mmseg-style train API
+_MMDET3D_SEGMENTORS = frozenset(TRAIN_APIS["mmdet3d"].delegates)
+#: mmrazor architectures -> the train API of the task they wrap
+_MMRAZOR_TASKS = TRAIN_APIS["mmrazor"].tasks
 
 
 def detect(path: Path | None, cfg: SDict, forced: str | None = None) -> str | None:
@@ -238,7 +220,10 @@ def from_path(path: Path) -> str | None:
 
 
 def from_structure(cfg: SDict) -> str | None:
-    """Top-level keys that only one codebase's configs have (research note Q2.1)."""
+    """Top-level keys that only one codebase's configs have.
+
+    See docs/codebases.md#telling-the-codebase.
+    """
     if "algorithm" in cfg:
         return "mmrazor"
     if "optimizers" in cfg:

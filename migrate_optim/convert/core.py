@@ -27,6 +27,7 @@ comment is dropped); a statement that already carries a TODO is left alone by la
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,7 @@ from migrate_optim.convert.static import (
     ConfigTree,
     SDict,
     SEntry,
+    SList,
     SLit,
     SValue,
     merge_into,
@@ -96,6 +98,18 @@ class ConvertResult:
 
 #: the 0.x keys this tool is responsible for: each must be converted or carry a TODO
 OPTIMIZER_KEYS = ("optimizer", "optimizer_config", "fp16")
+#: the 0.x schedule keys (docs/schedules.md): the same, with their own leftover id
+SCHEDULE_KEYS = ("lr_config", "momentum_config", "runner", "total_epochs", "total_iters")
+#: 0.x-only top-level keys that MMEngine never reads: a base outside the run may keep them
+IGNORED_BY_1X = (
+    *OPTIMIZER_KEYS,
+    "optimizers",
+    "lr_config",
+    "momentum_config",
+    "runner",
+    "total_epochs",
+    "total_iters",
+)
 
 
 def consumed_keys(t: Translation) -> set[str]:
@@ -123,7 +137,7 @@ def translate(cfg: SDict, codebase: str | None, file: Path | None) -> Translatio
         # a TODO on one key of a group (a 1.x key and the 0.x keys it replaces) covers all
         if annotated & ({k, *srcs}):
             annotated.update(srcs)
-    for key in OPTIMIZER_KEYS:
+    for key in OPTIMIZER_KEYS + SCHEDULE_KEYS:
         value = cfg.get(key)
         if value is None or key in t.out or key in annotated:
             continue
@@ -134,7 +148,7 @@ def translate(cfg: SDict, codebase: str | None, file: Path | None) -> Translatio
         else:
             form = "an expression the converter does not evaluate"
         t.todo(
-            FindingId.LEFTOVER,
+            FindingId.SCHEDULE_LEFTOVER if key in SCHEDULE_KEYS else FindingId.LEFTOVER,
             f"`{key}` was not converted: no rule handles {form}; convert by hand",
             key=key,
             at=value,
@@ -160,11 +174,25 @@ class Converter:
         self._effective: dict[Path, SDict] = {}
         self._run_codebase: tuple[str] | None = None
         self._gan_bases: dict[Path, bool] = {}
+        #: the files this run converts; None: every file reached is (see set_run_files)
+        self.run_files: set[Path] | None = None
 
     def register(self, path: Path, source: str) -> None:
         """Tell the converter the original text of a file of this run (before any write)."""
         self.tree.register_source(path, source)
         self._run_codebase = None
+
+    def set_run_files(self, paths: Iterable[Path]) -> None:
+        """Name the files this run converts (and may write). Any other ``_base_`` file stays as
+        it is on disk, 0.x keys included: its children are converted against that text and
+        carry every 1.x setting themselves (partial conversion is safe)."""
+        self.run_files = {resolved(p) for p in paths}
+        self._outcomes.clear()
+        self._effective.clear()
+
+    def in_run(self, path: Path | None) -> bool:
+        """Whether ``path`` is converted by this run (always, without :meth:`set_run_files`)."""
+        return self.run_files is None or path is None or resolved(path) in self.run_files
 
     def convert_source(self, source: str, path: Path | None = None) -> ConvertResult:
         """Convert one config's text; ``path`` locates its ``_base_`` files (None for stdin).
@@ -273,7 +301,9 @@ class Converter:
             if key in self._in_progress:
                 raise BaseChainError(0, f"_base_ cycle through {display_path(path)}")
             cm = self.tree.module(path)
-            self._effective[key] = merge_into(self._outcome_of(cm).own_1x(), self.bases_1x(cm))
+            # a base this run does not convert keeps its 0.x text: its own keys as they are
+            outcome = self._outcome_of(cm) if self.in_run(cm.path) else _FileOutcome(cm, [])
+            self._effective[key] = merge_into(outcome.own_1x(), self.bases_1x(cm))
         return self._effective[key]
 
     def bases_1x(self, cm: ConfigModule) -> SDict:
@@ -339,6 +369,9 @@ class _FileConversion:
         self.blocked: set[str] = set()
         self.marked: list[str] = []
         self.notes: list[Note] = []
+        #: bases outside the run that keep 0.x keys this file now writes in full (set by
+        #: _render_keys)
+        self.left_0x: dict[Path, list[str]] = {}
 
     def finding(self, line: int, rule_id: str, severity: Severity, message: str) -> None:
         """Report a finding at ``line`` of this file."""
@@ -412,7 +445,7 @@ class _FileConversion:
         """Whether this file assigns a key the translation consumes, removes or marks."""
         config = self.config
         consumed = consumed_keys(self.translation)
-        consumed.update(k for k in OPTIMIZER_KEYS if k in config.dynamic)
+        consumed.update(k for k in OPTIMIZER_KEYS + SCHEDULE_KEYS if k in config.dynamic)
         return bool(consumed & set(config.bindings) or consumed & set(config.dynamic))
 
     def _collect_keys(self) -> None:
@@ -466,6 +499,8 @@ class _FileConversion:
         for key in self.keys:
             if key not in self.blocked:
                 self._render_key(key, renderer, edits)
+        if self.left_0x and (edits.replace or edits.new or edits.remove):
+            self.notes.append(self._left_0x_note(self.left_0x))
         return edits
 
     def _render_key(self, key: str, renderer: Renderer, edits: FileEdits) -> None:
@@ -476,6 +511,12 @@ class _FileConversion:
         # what the converted bases will really say (exact text-level values, e.g. a
         # `clip_grad=None` written to drop an inherited setting)
         inherited = self.bases_1x.get(key)
+        kept_by = self._left_0x_by(self.bases_1x, key)
+        if kept_by is not None:
+            # a 0.x key of a base this run leaves alone: MMEngine ignores it, so this file
+            # writes the complete 1.x settings instead of an override of them
+            inherited = None
+            self.left_0x.setdefault(kept_by, []).append(key)
         gone = desired is REMOVE or desired is None
         if gone and inherited is not None and inherited is not REMOVE:
             # a 1.x key that a converted base sets and this config must not have
@@ -483,6 +524,8 @@ class _FileConversion:
                 desired = SLit(TOP_DEFAULTS[key])
             elif key not in OPTIMIZER_KEYS and isinstance(inherited, SDict):
                 desired = SDict(delete=True, file=self.path)  # `key = dict(_delete_=True)`
+            elif isinstance(inherited, SList):
+                desired = SList([])  # e.g. a base's param_scheduler this config drops
         if desired is REMOVE or desired is None:
             if inherited is not None and inherited is not REMOVE:
                 # a base keeps the key (it was left unconverted): dropping this file's
@@ -538,10 +581,12 @@ class _FileConversion:
             if bases_translation
             else set()
         )
+        bases_in_run = self._bases_in_run()
         todos: dict[str, list[str]] = {}
         for n in self.notes:
             if (
                 bases_translation is not None
+                and bases_in_run
                 and (n.rule_id, n.message) in base_notes
                 and not self._here(n)
             ):
@@ -570,6 +615,51 @@ class _FileConversion:
             if key in group:
                 self.blocked |= group
 
+    def _left_0x_by(self, base_1x: SDict, key: str) -> Path | None:
+        """The base outside this run that still sets the 0.x ``key``, if one does."""
+        entry = base_1x.entry(key)
+        if key not in IGNORED_BY_1X or entry is None or entry.file is None:
+            return None
+        return None if self.conv.in_run(entry.file) else entry.file
+
+    def _left_0x_note(self, left_0x: dict[Path, list[str]]) -> Note:
+        bases = "; ".join(
+            f"{display_path(path)} ({', '.join(f'`{k}`' for k in keys)})"
+            for path, keys in sorted(left_0x.items())
+        )
+        base = self.config.bindings.get("_base_")
+        at = SEntry("_base_", base.value, None, self.path, base.line) if base else None
+        return Note(
+            FindingId.ENGINE,
+            Severity.WARNING,
+            f"a base file this run does not convert still holds 0.x keys: {bases}; MMEngine "
+            "ignores them, so this file now carries the complete 1.x settings; convert the "
+            "base too to remove them",
+            at=at,
+        )
+
+    def _bases_in_run(self) -> bool:
+        """Whether every file of this config's ``_base_`` chain is converted by this run."""
+        if self.conv.run_files is None or self.config.path is None:
+            return True
+        seen: set[Path] = set()
+        queue = [self.config]
+        while queue:
+            cm = queue.pop()
+            for spec, _line in cm.base_specs:
+                assert cm.path is not None
+                path = resolved(cm.path.parent / spec)
+                if path in seen:
+                    continue
+                seen.add(path)
+                if not self.conv.in_run(path):
+                    return False
+                try:
+                    queue.append(self.conv.tree.module(path))
+                except (OSError, UnicodeDecodeError, ConvertError):
+                    continue
+        return True
+
     def _blocked_keys(self, translation: Translation, keys: list[str]) -> set[str]:
         """Keys whose statements cannot be rewritten safely (dynamic or referenced names)."""
         config = self.config
@@ -577,7 +667,9 @@ class _FileConversion:
         reported: set[str] = set()
         # a 0.x key assigned only in ways the reader cannot follow (`x = 1; optimizer = ...`,
         # inside an `if`) is not in the effective config at all, but must not pass silently
-        candidates = keys + [k for k in OPTIMIZER_KEYS if k in config.dynamic and k not in keys]
+        candidates = keys + [
+            k for k in OPTIMIZER_KEYS + SCHEDULE_KEYS if k in config.dynamic and k not in keys
+        ]
         for key in candidates:
             involved = (key,) + translation.sources.get(key, ())
             for name in involved:

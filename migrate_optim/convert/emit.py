@@ -103,7 +103,7 @@ def override(
     value, elsewhere it would stay behind as a key.
     """
     if inherited is None or inherited is REMOVE:
-        return desired
+        return _strip_deletes(desired)  # nothing below it to delete
     if isinstance(desired, SDict) and not isinstance(inherited, SDict):
         # mmcv and MMEngine refuse to merge a dict into a non-dict (e.g. `clip_grad=None`):
         # TypeError unless the dict carries `_delete_=True`
@@ -228,6 +228,26 @@ class Renderer:
     def _list(self, value: SList, indent: int) -> cst.BaseExpression:
         if value.node is not None and _all_items_reused(value):
             return self._reuse(value, indent)
+        if value.node is None and value.kind == "list" and any(
+            isinstance(i, SDict) for i in value.items
+        ):
+            # a generated list of dicts (e.g. param_scheduler): one item per line
+            inner = indent + 4
+            nodes = [self.expr(i, inner, inner) for i in value.items]
+            last = len(nodes) - 1
+            return cst.List(
+                [
+                    cst.Element(
+                        n,
+                        comma=cst.Comma(whitespace_after=_newline_ws(inner))
+                        if k < last
+                        else cst.MaybeSentinel.DEFAULT,
+                    )
+                    for k, n in enumerate(nodes)
+                ],
+                lbracket=cst.LeftSquareBracket(whitespace_after=_newline_ws(inner)),
+                rbracket=cst.RightSquareBracket(whitespace_before=_newline_ws(indent)),
+            )
         items = [self.expr(i, indent + 4) for i in value.items]
         elements = [cst.Element(i) for i in items]
         if value.kind == "tuple":
@@ -670,7 +690,9 @@ def rewrite(cm: ConfigModule, edits: FileEdits) -> str:
                 s = _trail(_retarget(stmt, first_key, first_node), key, first_key, edits)
                 s = _append_lines(_prepend(s, carry), left_behind(stmt))
                 above = header if not body else None
-                body.append(_add_todos(s, todos.get(first_key, []), above))
+                # a non-blocking TODO of the removed key belongs to what replaces it
+                msgs = todos.get(first_key, []) + todos.get(key, [])
+                body.append(_add_todos(s, msgs, above))
                 carry = []
                 for k2, n2 in incoming[1:]:
                     body.append(_new_statement(k2, n2, edits))

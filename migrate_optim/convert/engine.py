@@ -15,7 +15,12 @@ Decisions (see :func:`run` for the modes):
 * Bad input is reported as one ``file:line: error: cause`` line and never written; the other
   files of the run are still converted. Causes that concern the whole file (missing, empty,
   unreadable, ...) are reported at line 1. A 0-byte file (or one holding only a UTF-8 BOM) is
-  bad input, whether named or found by a walk: it holds no config to convert.
+  left unchanged, as black and ruff do (an empty ``__init__.py`` in a config tree is common).
+* Excludes: gitignore-style patterns (``pathspec``), matched against each walked file's path
+  relative to the directory given on the command line; a file named on the command line is
+  excluded only with ``force_exclude`` (then matched against its path as given). The defaults
+  (``.*`` and ``__pycache__``) skip hidden entries; ``exclude`` replaces them,
+  ``extend_exclude`` adds to them.
 * Text: only UTF-8 (with or without a BOM). A file that uses a single newline style is handed to
   the converter with ``\\n`` newlines and written back in its own style; a file that mixes styles
   is handed over as it is, so no line the rules leave alone changes.
@@ -38,10 +43,12 @@ import re
 import stat
 import tempfile
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+import pathspec
 
 from migrate_optim.convert.core import Converter, ConvertOptions, ConvertResult
 from migrate_optim.convert.findings import (
@@ -75,11 +82,29 @@ class Status(str, enum.Enum):
 
 
 class ExitCode(enum.IntEnum):
-    """Process exit codes; FAILED takes precedence over CHANGES."""
+    """Process exit codes, shared by ``convert``, ``convert --verify`` and ``verify``.
+
+    Precedence when several apply: FAILED, then CHANGES, then NOT_VERIFIED, then OK.
+    """
 
     OK = 0
+    #: changes needed (--check, --diff), findings at --fail-on or worse, a pair that differs
     CHANGES = 1
+    #: bad input, bad options, a crash: something could not be handled at all
     FAILED = 2
+    #: the input is fine but could not be verified (family or feature the runtime lacks)
+    NOT_VERIFIED = 3
+
+
+def combine_exit_codes(*codes: int) -> int:
+    """The exit code of a run whose parts ended with ``codes`` (see :class:`ExitCode`)."""
+    for code in (ExitCode.FAILED, ExitCode.CHANGES, ExitCode.NOT_VERIFIED):
+        if code in codes:
+            return int(code)
+    return int(ExitCode.OK)
+
+
+_SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 
 
 class SourceConverter(Protocol):
@@ -100,8 +125,42 @@ class EngineOptions:
     out_dir: Path | None = None
     codebase: str | None = None
     findings: FindingFilter = field(default_factory=FindingFilter)
+    #: gitignore-style patterns; None keeps :data:`DEFAULT_EXCLUDE`
+    exclude: Sequence[str] | None = None
+    extend_exclude: Sequence[str] = ()
+    #: apply the excludes to files named on the command line too (pre-commit passes names)
+    force_exclude: bool = False
+    #: the path stdin stands for: its ``_base_`` files, codebase and name in messages
+    stdin_filename: Path | None = None
+    #: record per-file decisions (codebase and how it was found, rules applied) for ``-v``
+    explain: bool = False
+    #: ``warning`` or ``error``: exit 1 while findings of that severity or worse remain
+    fail_on: str | None = None
     #: worker processes converting the files (1: this process only); the result is the same
     jobs: int = 1
+
+    def exclude_spec(self) -> pathspec.PathSpec:
+        """The compiled exclude patterns of this run."""
+        patterns = list(DEFAULT_EXCLUDE if self.exclude is None else self.exclude)
+        return pathspec.GitIgnoreSpec.from_lines([*patterns, *self.extend_exclude])
+
+
+#: what a directory walk skips unless ``--exclude`` replaces it: hidden entries, byte caches
+DEFAULT_EXCLUDE = (".*", "__pycache__/")
+
+
+class RunObserver:
+    """Hears about a run as it goes (the CLI's progress bar and streamed findings).
+
+    The engine calls :meth:`started` once the inputs are known and :meth:`converted` after each
+    input is converted in memory (before anything is written). The base class does nothing.
+    """
+
+    def started(self, total: int) -> None:
+        """``total`` inputs are about to be converted."""
+
+    def converted(self, name: str, findings: Sequence[Finding], error: ConvertError | None) -> None:
+        """One input was converted (``error`` set when it could not be)."""
 
 
 @dataclass(frozen=True)
@@ -116,11 +175,15 @@ class InputFile:
     root: Path | None = None
     stdin: bool = False
     problem: str | None = None
+    #: for stdin: the file it stands for (``--stdin-filename``)
+    stands_for: Path | None = None
 
     @property
     def display(self) -> str:
         """The name used in messages."""
-        return STDIN_NAME if self.stdin else display_path(self.path)
+        if self.stdin:
+            return display_path(self.stands_for) if self.stands_for else STDIN_NAME
+        return display_path(self.path)
 
 
 @dataclass
@@ -159,6 +222,11 @@ class FileReport:
     error: ConvertError | None = None
     diff: str | None = None
     written: str | None = None
+    #: the original and converted text (for reports); not part of the JSON
+    before: str | None = None
+    after: str | None = None
+    #: what was decided for this file and why (``-v``)
+    decisions: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-serialisable form."""
@@ -168,6 +236,7 @@ class FileReport:
             "written": self.written,
             "error": _error_dict(self.error) if self.error else None,
             "findings": [f.to_dict() for f in self.findings],
+            "decisions": list(self.decisions),
         }
         if self.diff is not None:
             out["diff"] = self.diff
@@ -188,6 +257,8 @@ class RunReport:
     copied: list[str] = field(default_factory=list)
     copy_errors: list[ConvertError] = field(default_factory=list)
     stdout: bytes | None = None
+    #: ``warning`` or ``error``: findings of that severity or worse make the run exit 1
+    fail_on: str | None = None
 
     def count(self, status: Status) -> int:
         """How many inputs ended with ``status``."""
@@ -224,11 +295,22 @@ class RunReport:
         }
 
     @property
+    def failing_findings(self) -> list[Finding]:
+        """The findings at ``fail_on`` severity or worse (none without ``fail_on``)."""
+        if self.fail_on is None:
+            return []
+        least = _SEVERITY_RANK[self.fail_on]
+        return [f for f in self.findings if _SEVERITY_RANK[f.severity.value] >= least]
+
+    @property
     def exit_code(self) -> ExitCode:
-        """2 if any input could not be handled, else 1 if check/diff found changes, else 0."""
+        """2 if any input could not be handled, else 1 if check/diff found changes or findings
+        reach ``fail_on``, else 0."""
         if self.errors:
             return ExitCode.FAILED
         if self.mode in (Mode.CHECK, Mode.DIFF) and self.count(Status.CHANGED):
+            return ExitCode.CHANGES
+        if self.failing_findings:
             return ExitCode.CHANGES
         return ExitCode.OK
 
@@ -275,19 +357,24 @@ def summary_text(report: RunReport) -> str:
 # --------------------------------------------------------------------------- discovery
 
 
-def _hidden(name: str) -> bool:
-    return name.startswith(".") or name == "__pycache__"
+_DEFAULT_SPEC = pathspec.GitIgnoreSpec.from_lines(DEFAULT_EXCLUDE)
+
+
+def _rel(path: str, root: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
 
 
 def walk(
-    root: Path, exclude: Path | None = None
+    root: Path, exclude: Path | None = None, spec: pathspec.PathSpec | None = None
 ) -> tuple[list[Path], list[Path], list[tuple[Path, OSError]]]:
     """The ``*.py`` files under ``root``, its other files, and the directories that could not
     be listed (with why), each sorted.
 
-    Skips hidden entries and ``__pycache__``, does not descend into symlinked directories, and
-    skips ``exclude`` (the out-dir, when it lies inside an input tree).
+    Skips what ``spec`` matches (default: hidden entries and ``__pycache__``; paths relative to
+    ``root``, directories with a trailing ``/``), does not descend into symlinked directories,
+    and skips ``exclude`` (the out-dir, when it lies inside an input tree).
     """
+    spec = _DEFAULT_SPEC if spec is None else spec
     excluded = os.path.realpath(exclude) if exclude is not None else None
     py_files: list[Path] = []
     others: list[Path] = []
@@ -301,25 +388,29 @@ def walk(
         dirnames[:] = sorted(
             d
             for d in dirnames
-            if not _hidden(d)
+            if not spec.match_file(_rel(os.path.join(dirpath, d), root) + "/")
             and (excluded is None or os.path.realpath(os.path.join(dirpath, d)) != excluded)
         )
         for name in filenames:
-            if _hidden(name):
+            if spec.match_file(_rel(os.path.join(dirpath, name), root)):
                 continue
             (py_files if name.endswith(".py") else others).append(Path(dirpath, name))
     return sorted(py_files), sorted(others), sorted(unlisted, key=lambda item: item[0])
 
 
 def discover(
-    paths: Sequence[str], exclude: Path | None = None
+    paths: Sequence[str],
+    exclude: Path | None = None,
+    options: EngineOptions | None = None,
 ) -> tuple[list[InputFile], list[tuple[Path, Path]]]:
     """The inputs named by ``paths``, once each, in order; plus ``(file, root)`` for the
     non-``.py`` files of walked directories.
 
     Anything that is not a directory becomes an input even if it does not exist: reading it
-    reports why it cannot be converted.
+    reports why it cannot be converted. ``options`` gives the excludes and the stdin filename.
     """
+    options = options or EngineOptions()
+    spec = options.exclude_spec()
     inputs: list[InputFile] = []
     others: list[tuple[Path, Path]] = []
     seen: set[str] = set()
@@ -332,11 +423,11 @@ def discover(
 
     for arg in paths:
         if arg == STDIN:
-            add(InputFile(Path(STDIN), stdin=True))
+            add(InputFile(Path(STDIN), stdin=True, stands_for=options.stdin_filename))
             continue
         path = Path(arg)
         if path.is_dir():
-            py_files, other_files, unlisted = walk(path, exclude)
+            py_files, other_files, unlisted = walk(path, exclude, spec)
             found = [InputFile(f, root=path) for f in py_files]
             found += [
                 InputFile(d, root=path, problem=f"cannot list directory: {_os_cause(exc)}")
@@ -345,6 +436,8 @@ def discover(
             for item in sorted(found, key=lambda item: item.path):
                 add(item)
             others.extend((f, path) for f in other_files)
+        elif options.force_exclude and spec.match_file(Path(os.path.normpath(arg)).as_posix()):
+            continue
         else:
             add(InputFile(path))
     return inputs, others
@@ -391,11 +484,9 @@ def _newline_style(text: str) -> str | None:
 def decode_source(data: bytes, name: str) -> SourceText:
     """Decode a config's bytes, or raise :class:`ConvertError` naming ``name``.
 
-    Rejects empty input, UTF-16/32, binary data (NUL bytes) and invalid UTF-8, each at the line
-    where the problem is.
+    Rejects UTF-16/32, binary data (NUL bytes) and invalid UTF-8, each at the line where the
+    problem is. Empty input (or only a BOM) decodes to empty text, which is left unchanged.
     """
-    if not data:
-        raise ConvertError(name, 1, "empty file (0 bytes): nothing to convert")
     if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) and len(data) % 4 == 0:
         raise ConvertError(name, 1, "UTF-32 encoded (byte order mark); only UTF-8 is supported")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -406,8 +497,6 @@ def decode_source(data: bytes, name: str) -> SourceText:
         raise ConvertError(name, line, f"binary file: NUL byte at column {col}")
     bom = data.startswith(codecs.BOM_UTF8)
     body = data[len(codecs.BOM_UTF8) :] if bom else data
-    if not body:
-        raise ConvertError(name, 1, "empty file (only a UTF-8 byte order mark): nothing to convert")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -626,6 +715,11 @@ class _Job:
     error: ConvertError | None = None
 
     @property
+    def config_path(self) -> Path | None:
+        """Where the converter locates this config's ``_base_`` files and codebase."""
+        return self.input.stands_for if self.input.stdin else self.input.path
+
+    @property
     def changed(self) -> bool:
         return (
             self.source is not None
@@ -636,7 +730,7 @@ class _Job:
 
 def _same_file(reported: str, job: _Job) -> bool:
     if job.input.stdin:
-        return reported in ("", "None", STDIN, STDIN_NAME)
+        return reported in ("", "None", STDIN, STDIN_NAME, job.name, str(job.input.stands_for))
     try:
         return reported in ("", str(job.input.path), job.name) or os.path.samefile(
             reported, job.input.path
@@ -669,9 +763,10 @@ def _convert(job: _Job, converter: SourceConverter) -> None:
         # not kept: an ast per input would make memory grow with the run (out-dir parses
         # again what it needs)
         check_syntax(job.source.text, job.name)
-        result = converter.convert_source(
-            job.source.text, None if job.input.stdin else job.input.path
-        )
+        if not job.source.text:
+            job.new_text = ""  # an empty file holds no config: unchanged, as black and ruff say
+            return
+        result = converter.convert_source(job.source.text, job.config_path)
         job.findings = list(result.findings)
         if result.source != job.source.text:
             check_syntax(result.source, job.name, produced=True)
@@ -689,21 +784,52 @@ def _convert(job: _Job, converter: SourceConverter) -> None:
         job.error = ConvertError(job.name, 1, f"internal error: {type(exc).__name__}: {exc}")
 
 
-def convert_jobs(jobs: list[_Job], converter: SourceConverter, workers: int = 1) -> None:
+def convert_jobs(
+    jobs: list[_Job],
+    converter: SourceConverter,
+    workers: int = 1,
+    done: Callable[[_Job], None] | None = None,
+) -> None:
     """Convert every job read without error, in ``workers`` processes (see
-    :mod:`.workers`); the results are the same as in one process."""
+    :mod:`.workers`); the results are the same as in one process. ``done(job)`` is called here,
+    in the parent, for every job (a failed read included) in input order, as soon as it and
+    every job before it are converted: progress whatever the number of workers."""
+    finished = [False] * len(jobs)
+    cursor = 0
+    index = {id(job): i for i, job in enumerate(jobs)}
+
+    def finish(job: _Job) -> None:
+        nonlocal cursor
+        finished[index[id(job)]] = True
+        while cursor < len(jobs) and finished[cursor]:
+            if done is not None:
+                done(jobs[cursor])
+            cursor += 1
+
+    def apply(job: _Job, result: _RemoteResult) -> None:
+        _apply_remote(job, result)
+        finish(job)
+
     files = [j for j in jobs if j.error is None and not j.input.stdin]
-    if workers > 1 and run_parallel(
-        files, lambda job: _convert_remote(job, converter), _apply_remote, workers
-    ):
-        jobs = [j for j in jobs if j.input.stdin]
+    rest = jobs
     for job in jobs:
-        _convert(job, converter)
+        if job.error is not None:
+            finish(job)  # not converted: failed when read
+    if workers > 1 and run_parallel(
+        files, lambda job: _convert_remote(job, converter), apply, workers
+    ):
+        rest = [j for j in jobs if j.input.stdin]
+    for job in rest:
+        if job.error is None:
+            _convert(job, converter)
+            finish(job)
 
 
-def _convert_remote(
-    job: _Job, converter: SourceConverter
-) -> tuple[str | None, list[Finding], tuple[str, int, str] | None]:
+#: what a worker sends back for one input: new text (None: unchanged), findings, error
+_RemoteResult = tuple[str | None, list[Finding], tuple[str, int, str] | None]
+
+
+def _convert_remote(job: _Job, converter: SourceConverter) -> _RemoteResult:
     """In a worker: convert ``job``; the new text (None: unchanged), findings, error."""
     _convert(job, converter)
     error = job.error
@@ -711,9 +837,7 @@ def _convert_remote(
     return text, job.findings, (error.path, error.line, error.cause) if error else None
 
 
-def _apply_remote(
-    job: _Job, result: tuple[str | None, list[Finding], tuple[str, int, str] | None]
-) -> None:
+def _apply_remote(job: _Job, result: _RemoteResult) -> None:
     text, job.findings, error = result
     assert job.source is not None
     job.new_text = job.source.text if text is None else text
@@ -763,6 +887,7 @@ def run(
     *,
     converter: SourceConverter | None = None,
     stdin: BinaryIO | bytes | None = None,
+    observer: RunObserver | None = None,
 ) -> RunReport:
     """Convert every input named by ``paths``, then act on the results by mode.
 
@@ -770,6 +895,7 @@ def run(
     writes a mirror under ``options.out_dir`` (see the module docstring); ``DIFF`` puts a
     unified diff on each changed file's report; ``CHECK`` only reports. Nothing is written before
     every input has been converted. ``stdin`` is read only when ``-`` is among ``paths``.
+    ``observer`` hears of each input as it is converted.
     """
     options = options or EngineOptions()
     if options.mode is Mode.OUT_DIR and options.out_dir is None:
@@ -777,9 +903,12 @@ def run(
     if converter is None:
         converter = Converter(ConvertOptions(codebase=options.codebase))
     exclude = options.out_dir if options.mode is Mode.OUT_DIR else None
-    inputs, others = discover(paths, exclude)
+    inputs, others = discover(paths, exclude, options)
+    observer = observer or RunObserver()
 
     jobs = [_Job(item, item.display) for item in inputs]
+    _tell_run_files(converter, jobs)
+    observer.started(len(jobs))
     for job in jobs:
         _read(job, stdin)
     # Every file of the run is known to the converter before any is converted: a file's
@@ -787,18 +916,21 @@ def run(
     register = getattr(converter, "register", None)
     if register is not None:
         for job in jobs:
-            if job.error is None and not job.input.stdin:
-                assert job.source is not None
+            # an empty file is no config: never converted, so not one of the run's configs
+            if job.error is None and not job.input.stdin and job.source and job.source.text:
                 register(job.input.path, job.source.text)
-    convert_jobs(jobs, converter, options.jobs)
-    for job in jobs:
+
+    def converted(job: _Job) -> None:
         job.findings = options.findings.apply(job.findings)
+        observer.converted(job.name, job.findings, job.error)
+
+    convert_jobs(jobs, converter, options.jobs, converted)
     if options.mode is Mode.OUT_DIR:
         for job in jobs:  # the mirror follows the inputs' _base_ files
             if job.tree is None and job.error is None and job.source is not None:
                 job.tree = _parse(job.source.text)
 
-    report = RunReport(mode=options.mode)
+    report = RunReport(mode=options.mode, fail_on=options.fail_on)
     written: dict[str, str] = {}
     if options.mode is Mode.OUT_DIR:
         assert options.out_dir is not None
@@ -814,8 +946,29 @@ def run(
         if job.error is None and job.input.stdin and options.mode in (Mode.IN_PLACE, Mode.OUT_DIR):
             assert job.source is not None and job.new_text is not None
             report.stdout = job.source.encode(job.new_text) if job.changed else job.source.raw
-        report.files.append(_file_report(job, options.mode, written))
+        file = _file_report(job, options.mode, written)
+        if options.explain and job.error is None:
+            from migrate_optim.convert.explain import decisions
+
+            file.decisions = decisions(
+                converter,
+                job.source.text,
+                job.new_text,
+                job.config_path,
+                options.codebase,
+                file.findings,
+            )
+        report.files.append(file)
     return report
+
+
+def _tell_run_files(converter: SourceConverter, jobs: list[_Job]) -> None:
+    """Tell the converter which files this run converts: a ``_base_`` file outside them stays
+    0.x on disk, so a child is given complete 1.x settings instead of an override of a
+    converted base that will not exist (partial conversion must be safe)."""
+    set_run_files = getattr(converter, "set_run_files", None)
+    if callable(set_run_files):
+        set_run_files([job.config_path for job in jobs if job.config_path is not None])
 
 
 def _file_report(job: _Job, mode: Mode, written: dict[str, str]) -> FileReport:
@@ -828,7 +981,15 @@ def _file_report(job: _Job, mode: Mode, written: dict[str, str]) -> FileReport:
         raw_text = job.source.raw.decode("utf-8-sig")
         diff = unified_diff(raw_text, job.source.restore(job.new_text), job.name)
     dest = None if job.input.stdin else written.get(os.path.abspath(job.input.path))
-    return FileReport(job.name, status, job.findings, diff=diff, written=dest)
+    return FileReport(
+        job.name,
+        status,
+        job.findings,
+        diff=diff,
+        written=dest,
+        before=job.source.text,
+        after=job.new_text,
+    )
 
 
 def _write_in_place(job: _Job, targets: set[str]) -> str | None:

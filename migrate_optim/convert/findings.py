@@ -33,9 +33,6 @@ class Severity(str, enum.Enum):
 
 
 _I, _W, _E = Severity.INFO, Severity.WARNING, Severity.ERROR
-_REWRITES = "README.md#what-convert-rewrites"
-_GAN = "README.md#gan-configs-mmgeneration--mmediting-0x--mmagic-1x"
-_IDS = "README.md#finding-ids"
 
 
 @enum.unique
@@ -44,8 +41,9 @@ class FindingId(enum.StrEnum):
 
     A member is ``CODE, RULE, SEVERITIES, DOCS, MEANING``: ``RULE`` names the module under
     ``convert/rules/`` that owns the id (``core`` for the conversion machinery), ``DOCS`` the
-    section that explains it. A new id is one line here (and ``python -m
-    migrate_optim.convert.findings`` to regenerate the README table).
+    section that explains it (a ``docs/`` page and anchor, or a README section). A new id is
+    one line here (and ``python -m migrate_optim.convert.findings`` to regenerate the README
+    table).
     """
 
     rule: str
@@ -66,112 +64,151 @@ class FindingId(enum.StrEnum):
         return member
 
     ENGINE = (
-        "MO001", "core", (_W, _E), _IDS,
+        "MO001", "core", (_W, _E), "README.md#what-convert-rewrites",
         "conversion machinery: `_base_` chain unreadable or conflicting (own keys converted as "
         "overrides); a name assigned dynamically or referenced elsewhere; a value from a base "
         "that cannot be moved into this file; a key a base keeps unconverted; `_delete_` with "
         "nothing to delete; a statement still carrying a TODO",
     )  # fmt: skip
     OPTIMIZER = (
-        "MO101", "optimizer", (_E,), _REWRITES,
+        "MO101", "optimizer", (_E,), "docs/optimizers.md#where-the-optimizer-lives",
         "`optimizer` → `optim_wrapper` (TODO: mmselfsup `paramwise_options`)",
     )  # fmt: skip
     OPTIMIZER_HOOK = (
-        "MO102", "optimizer_hook", (_I, _E), _REWRITES,
+        "MO102", "optimizer_hook", (_I, _E), "docs/optimizer-hooks.md",
         "`optimizer_config` → wrapper fields (info: no-op arguments dropped; TODO: unknown hook "
         "or argument, `optimizer_config=None`, not a literal, `grad_clip.type`, accumulation "
         "with no exact 1.x form)",
     )  # fmt: skip
     FP16 = (
-        "MO103", "optimizer_hook", (_I, _E), _REWRITES,
+        "MO103", "optimizer_hook", (_I, _E), "docs/fp16.md#top-level-fp16-per-codebase",
         "top-level `fp16` (info: ignored by mmseg, or extra keys ignored by mmcls; TODO: the "
         "0.x trainer failed on it, or not a dict)",
     )  # fmt: skip
     LOSS_SCALE = (
-        "MO104", "optimizer_hook", (_W, _E), _REWRITES,
+        "MO104", "optimizer_hook", (_W, _E), "docs/fp16.md#loss-scale-values",
         "`loss_scale` (warning: int written as float; TODO: invalid value)",
     )  # fmt: skip
     PARAMWISE = (
-        "MO105", "paramwise", (_I, _W, _E), _REWRITES,
+        "MO105", "paramwise", (_I, _W, _E), "docs/paramwise.md",
         "`paramwise_cfg` (added `norm_decay_mult=1.0`; depthwise-bias difference; "
         "`flat_decay_mult`/`custom_keys` extras dropped; frozen parameters now excluded; TODO: "
         "meaning cannot be checked)",
     )  # fmt: skip
     ANOMALOUS_PARAMS = (
-        "MO106", "optimizer_hook", (_I, _E), _REWRITES,
+        "MO106", "optimizer_hook", (_I, _E), "docs/optimizer-hooks.md#detect_anomalous_params",
         "`detect_anomalous_params` → `model_wrapper_cfg`",
     )  # fmt: skip
     NOT_READ_BY_TRAINER = (
-        "MO107", "optimizer_hook", (_W,), _GAN,
+        "MO107", "optimizer_hook", (_W,),
+        "docs/optimizer-hooks.md#how-each-trainer-builds-the-hook",
         "`optimizer_config`/`fp16` dropped: the mmgen/mmedit trainers never read them",
     )  # fmt: skip
     CODEBASE = (
-        "MO108", "optimizer_hook", (_I, _W, _E), _REWRITES,
+        "MO108", "optimizer_hook", (_I, _W, _E), "docs/codebases.md#telling-the-codebase",
         "codebase (TODO: fp16 in an unknown codebase; warning: hook converted under an unknown "
         "codebase; info: assumed from the run's other configs)",
     )  # fmt: skip
     CONSTRUCTOR = (
-        "MO109", "optimizer", (_I, _W, _E), _REWRITES,
+        "MO109", "optimizer", (_I, _W, _E), "docs/optimizers.md#constructor-names",
         "constructor (info: same name registered in 1.x; warning: unknown, kept; TODO: its 1.x "
         "successor means something else)",
     )  # fmt: skip
     LEFTOVER = (
-        "MO110", "core", (_E,), _IDS,
+        "MO110", "core", (_E,), "docs/optimizers.md#keys-no-rule-converts",
         "a 0.x optimizer key no rule could convert",
     )  # fmt: skip
     APEX = (
-        "MO111", "optimizer_hook", (_W,), _REWRITES,
+        "MO111", "optimizer_hook", (_W,), "docs/optimizer-hooks.md#apex",
         "apex: `use_fp16=True` → `ApexOptimWrapper` (needs apex)",
     )  # fmt: skip
     GAN_OPTIMIZERS = (
-        "MO201", "gan_optimizer", (_I, _W, _E), _GAN,
+        "MO201", "gan_optimizer", (_I, _W, _E), "docs/gan.md#per-module-optimizers",
         "per-module optimizers → `MultiOptimWrapperConstructor` (info/warnings on module names, "
         "mmedit single-module restorers)",
     )  # fmt: skip
     GAN_CONSTRUCTOR = (
-        "MO202", "gan_optimizer", (_I, _E), _GAN,
+        "MO202", "gan_optimizer", (_I, _E), "docs/gan.md#per-module-optimizers",
         "per-module `constructor` has no 1.x form (TODO)",
     )  # fmt: skip
     GAN_TRAIN_CFG = (
-        "MO203", "gan_train_cfg", (_I, _W, _E), _GAN,
+        "MO203", "gan_train_cfg", (_I, _W, _E), "docs/gan.md#which-train_cfg-keys-each-class-reads",
         "GAN `train_cfg` keys moved into `model` (info: keys the class never read; TODO: "
         "unknown class, non-static values)",
     )  # fmt: skip
     GAN_STEPS = (
-        "MO204", "gan_train_cfg", (_I, _W, _E), _GAN,
+        "MO204", "gan_train_cfg", (_I, _W, _E), "docs/gan.md#step-mapping",
         "D/G schedule (TODO: `disc_steps % batch_accumulation_steps != 0`)",
     )  # fmt: skip
     PGGAN = (
-        "MO205", "gan_train_cfg", (_I, _W, _E), _GAN,
+        "MO205", "gan_train_cfg", (_I, _W, _E), "docs/gan.md#pggan",
         "PGGAN optimizers and lr schedule (TODO: `disc_steps != 1`)",
     )  # fmt: skip
     SINGAN = (
-        "MO206", "gan_train_cfg", (_I, _W, _E), _GAN,
+        "MO206", "gan_train_cfg", (_I, _W, _E), "docs/gan.md#singan",
         "SinGAN (TODO: noise-weight timing differs)",
     )  # fmt: skip
     GAN_EMA = (
-        "MO207", "gan_ema", (_I, _W, _E), _GAN,
+        "MO207", "gan_ema", (_I, _W, _E), "docs/gan.md#ema",
         "EMA hook → `model.ema_config` (warning: first update is a copy; TODO: non-integer "
         "interval/start, other `momentum_nontrainable`, phase shift)",
     )  # fmt: skip
     GAN_RUNNER = (
-        "MO208", "gan_runner", (_I, _W, _E), _GAN,
+        "MO208", "gan_runner", (_I, _W, _E), "docs/gan.md#runner-fp16-and-totals",
         "runner / `total_iters` / `fp16_loss_scaler` (info: runner options dropped; warning: "
         "one scaler per wrapper; TODO: apex)",
     )  # fmt: skip
     GAN_RESUME = (
-        "MO209", "gan_runner", (_I,), _GAN,
+        "MO209", "gan_runner", (_I,), "docs/gan.md#resume-caveats",
         "resume caveats (0.x phase restarted at 0 without `pass_training_status`; MMagic "
         "D-wrapper counters restart on resume)",
+    )  # fmt: skip
+    LR_CONFIG = (
+        "MO301", "lr_config", (_I, _E), "docs/schedules.md#policy-mapping",
+        "`lr_config` → `param_scheduler` (info: a `step` `min_lr` that never binds dropped; "
+        "TODO: `inv`, `step` with a binding `min_lr`, `CosineRestart` with a floor and weights "
+        "< 1, YOLOX/CosineAnnealingCooldown/Reduce/unknown policies, `warmup_by_epoch` or "
+        "iteration lengths inside an epoch runner (needs `len(train_dataloader)`), "
+        "`by_epoch=True` inside an iteration runner)",
+    )  # fmt: skip
+    MOMENTUM_CONFIG = (
+        "MO302", "momentum_config", (_E,), "docs/schedules.md#policy-mapping",
+        "`momentum_config` → momentum schedulers (TODO: momentum warmup, OneCycle momentum, "
+        "`min_momentum` clamps, unknown policies, an `lr_config` left for the user)",
+    )  # fmt: skip
+    TRAIN_LOOP = (
+        "MO303", "train_loop", (_W, _E), "docs/schedules.md#runner-and-totals",
+        "`runner` / `total_epochs` / `total_iters` → `train_cfg` loop with `val_interval` "
+        "(warning: `evaluation` not a literal or with `start`; TODO: unknown runner or options, "
+        "lengths that disagree, a 0.x top-level model `train_cfg`)",
+    )  # fmt: skip
+    WARMUP_FLOOR = (
+        "MO304", "lr_config", (_W, _E), "docs/schedules.md#warmup-with-a-floor",
+        "warmup chained with a main scheduler with a non-zero floor: the largest lr difference, "
+        "computed from the config (TODO when it cannot be computed)",
+    )  # fmt: skip
+    LINEAR_INTERVAL = (
+        "MO305", "lr_config", (_E,), "docs/schedules.md#linearlrinterval",
+        "mmgen/mmedit `Linear` policy with `interval > 1` → MMagic `LinearLrInterval` per "
+        "wrapper, with what differs (TODO)",
+    )  # fmt: skip
+    SCHEDULE_LEFTOVER = (
+        "MO310", "core", (_E,), "docs/schedules.md#keys-no-rule-converts",
+        "a 0.x schedule key no rule could convert",
     )  # fmt: skip
 
 
 def findings_table() -> str:
     """The README's finding table (markdown), one row per :class:`FindingId`."""
-    rows = ["| id | severity | rule | meaning |", "|---|---|---|---|"]
+    rows = ["| id | severity | rule | meaning | explained in |", "|---|---|---|---|---|"]
     for fid in FindingId:
         severities = ", ".join(s.value for s in fid.severities)
-        rows.append(f"| {fid.value} | {severities} | `{fid.rule}` | {fid.meaning} |")
+        page, _, anchor = fid.docs.partition("#")
+        # a README section is linked by its anchor alone (the table is in the README)
+        target = f"#{anchor}" if page == "README.md" else fid.docs
+        where = fid.docs.removeprefix("docs/")
+        link = f"[{where}]({target})"
+        rows.append(f"| {fid.value} | {severities} | `{fid.rule}` | {fid.meaning} | {link} |")
     return "\n".join(rows) + "\n"
 
 

@@ -7,7 +7,7 @@ keyword arguments and ``{...}`` literals with string keys), lists/tuples, litera
 the libcst node and file it came from, so an emitter can reuse the original text (and its
 comments) and knows which values a file wrote itself.
 
-Inheritance follows mmcv 1.x ``Config._merge_a_into_b`` (spec §3.2 context; identical in
+Inheritance follows mmcv 1.x ``Config._merge_a_into_b`` (identical in
 MMEngine): sibling bases must not share keys, a child dict is merged key by key into a base dict
 unless it carries ``_delete_=True``, anything else replaces.
 """

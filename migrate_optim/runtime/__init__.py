@@ -2,7 +2,8 @@
 
 Same public names and behaviour as ``mmengine.optim`` / ``mmengine.registry`` /
 ``mmengine.logging.print_log`` for everything the optimizer side of a 1.x config uses, plus
-MMagic's multi-optimizer constructors; where MMEngine code reads
+MMagic's multi-optimizer constructors, and MMEngine's parameter schedulers
+(:mod:`.schedulers`, ``mmengine.optim.scheduler``); where MMEngine code reads
 ``from mmengine.optim import X``, ``from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS`` or
 ``from mmengine.logging import print_log``, read ``from migrate_optim.runtime import X``.
 
@@ -23,6 +24,10 @@ from migrate_optim.runtime.gan_constructors import (
     SinGANOptimWrapperConstructor,
     get_params_by_names,
 )
+from migrate_optim.runtime.layer_decay import (
+    LayerDecayOptimizerConstructor,
+    LearningRateDecayOptimizerConstructor,
+)
 from migrate_optim.runtime.log import CURRENT_LOGGER_NAME, print_log
 from migrate_optim.runtime.optim_wrapper import OptimWrapper, has_batch_norm
 from migrate_optim.runtime.registry import (
@@ -33,9 +38,53 @@ from migrate_optim.runtime.registry import (
     Registry,
     register_torch_optimizers,
 )
+from migrate_optim.runtime.schedulers import (
+    INF,
+    PARAM_SCHEDULERS,
+    ConstantLR,
+    ConstantMomentum,
+    CosineAnnealingLR,
+    CosineAnnealingMomentum,
+    CosineRestartLR,
+    CosineRestartMomentum,
+    ExponentialLR,
+    ExponentialMomentum,
+    LinearLR,
+    LinearLrInterval,
+    LinearMomentum,
+    MultiStepLR,
+    MultiStepMomentum,
+    OneCycleLR,
+    PolyLR,
+    PolyMomentum,
+    StepLR,
+    StepMomentum,
+    build_param_scheduler,
+)
 from migrate_optim.runtime.wrapper_dict import OptimWrapperDict, OptimWrapperMissingError
 
 __all__ = [
+    "INF",
+    "PARAM_SCHEDULERS",
+    "ConstantLR",
+    "ConstantMomentum",
+    "CosineAnnealingLR",
+    "CosineAnnealingMomentum",
+    "CosineRestartLR",
+    "CosineRestartMomentum",
+    "ExponentialLR",
+    "ExponentialMomentum",
+    "LinearLR",
+    "LinearLrInterval",
+    "LinearMomentum",
+    "MultiStepLR",
+    "MultiStepMomentum",
+    "OneCycleLR",
+    "PolyLR",
+    "PolyMomentum",
+    "StepLR",
+    "StepMomentum",
+    "build_param_scheduler",
     "CURRENT_LOGGER_NAME",
     "OPTIMIZERS",
     "OPTIM_WRAPPERS",
@@ -44,6 +93,8 @@ __all__ = [
     "AmpOptimWrapper",
     "BaseOptimWrapper",
     "DefaultOptimWrapperConstructor",
+    "LayerDecayOptimizerConstructor",
+    "LearningRateDecayOptimizerConstructor",
     "MultiOptimWrapperConstructor",
     "OptimWrapper",
     "OptimWrapperDict",

@@ -1,4 +1,6 @@
-"""``AmpOptimWrapper``: ``OptimWrapper`` with autocast and a gradient scaler (spec §4.3).
+"""``AmpOptimWrapper``: ``OptimWrapper`` with autocast and a gradient scaler.
+
+Semantics: docs/fp16.md#ampoptimwrapper.
 
 Unlike MMEngine (CUDA/NPU/MLU/MUSA only) this also trains on CPU. The device is the device type
 of the optimizer's first parameter at construction time, so build the wrapper after moving the

@@ -1,4 +1,4 @@
-"""``BaseOptimWrapper``: what every optimizer wrapper shares (spec §4.2).
+"""``BaseOptimWrapper``: what every optimizer wrapper shares (docs/optimizers.md#optimwrapper).
 
 Besides the abstract update interface this holds the "base parameter settings" pseudo group:
 when the optimizer has more than one param group, a dummy group carrying the optimizer's

@@ -1,4 +1,7 @@
-"""``build_optim_wrapper``: build from an ``optim_wrapper`` config in one call (spec §4.5)."""
+"""``build_optim_wrapper``: build from an ``optim_wrapper`` config in one call.
+
+Semantics: docs/optimizers.md#building-a-wrapper.
+"""
 
 from __future__ import annotations
 

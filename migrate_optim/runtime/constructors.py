@@ -1,4 +1,6 @@
-"""``DefaultOptimWrapperConstructor``: config → optimizer wrapper with ``paramwise_cfg`` (§3.3).
+"""``DefaultOptimWrapperConstructor``: config → optimizer wrapper with ``paramwise_cfg``.
+
+Semantics: docs/paramwise.md.
 
 Without ``paramwise_cfg`` every parameter of the model (frozen ones included) goes into one
 group. With it, :meth:`DefaultOptimWrapperConstructor.add_params` walks the module tree and

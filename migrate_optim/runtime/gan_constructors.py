@@ -1,4 +1,6 @@
-"""MMagic 1.2.0's constructors for models with several optimizers (spec §2.5).
+"""MMagic 1.2.0's constructors for models with several optimizers.
+
+Semantics: docs/gan.md#per-module-optimizers.
 
 * :class:`MultiOptimWrapperConstructor`: ``{name: sub_cfg}`` → ``OptimWrapperDict`` with one
   wrapper per name, or (top-level ``modules``) a single wrapper over several submodules.

@@ -1,4 +1,6 @@
-"""``OptimWrapper``: one optimizer plus gradient accumulation and clipping (spec §4.1).
+"""``OptimWrapper``: one optimizer plus gradient accumulation and clipping.
+
+Semantics: docs/optimizers.md#optimwrapper.
 
 The update protocol is MMEngine's: ``update_params(loss)`` = ``scale_loss`` → ``backward`` (counts
 the iteration) → on update iterations ``step`` (clip, then ``optimizer.step``) → ``zero_grad``.

@@ -1,4 +1,6 @@
-"""``OptimWrapperDict``: named optimizer wrappers managed together (spec §4.4).
+"""``OptimWrapperDict``: named optimizer wrappers managed together.
+
+Semantics: docs/optimizers.md#optimwrapperdict.
 
 GAN-style models step each wrapper themselves; the container only saves/loads all states at
 once and reports every wrapper's lr and momentum under ``'<name>.'``-prefixed keys. Stepping the

@@ -29,10 +29,18 @@ from typing import Any
 
 import torch
 
+from migrate_optim.verify.per_scale import (
+    PGGAN_TYPES,
+    SINGAN_TYPES,
+    compare_pggan,
+    compare_singan,
+)
 from migrate_optim.verify.plan import (
+    DIFFUSION_TYPES,
     NewPlan,
     NotVerifiable,
     OldPlan,
+    Unsupported,
     VerifyError,
     detect_codebase,
     plan_new,
@@ -65,7 +73,8 @@ class VerifyOptions:
     from the configs); ``device``: ``'auto'``, ``'cpu'`` or ``'cuda'``; ``nproc``: processes
     (> 1 runs under ``torch.distributed``); ``codebase``: the 0.x codebase (None: detected);
     ``rtol``: relative tolerance on final values (None: 1e-6 for fp32 on CPU, 1e-5 on CUDA,
-    1e-4 with ``nproc > 1``, 1e-3 with mixed precision).
+    1e-4 with ``nproc > 1``, 1e-3 with mixed precision); ``iters_per_epoch``: the loader length
+    assumed for epoch-based schedules (None: :data:`~.schedule.DEFAULT_ITERS_PER_EPOCH`).
     """
 
     model: str | None = None
@@ -75,6 +84,7 @@ class VerifyOptions:
     codebase: str | None = None
     seed: int = 0
     rtol: float | None = None
+    iters_per_epoch: int | None = None
 
 
 def resolve_device(device: str) -> str:
@@ -198,13 +208,13 @@ def train_pair(
     from migrate_optim.verify.models import ModelDriver, ModelError, build_model
     from migrate_optim.verify.modern_side import ModernTrainer
 
-    gan_modules = tuple(old_plan.module_keys) if old_plan.kind == "gan" else ()
+    gan_modules = tuple(old_plan.module_keys) if old_plan.kind in ("gan", "restorer") else ()
     try:
         base = build_model(options.model, old_cfg, new_cfg, options.seed, gan_modules)
     except ModelError as exc:
         raise VerifyError(str(exc)) from exc
     probe_notes = []
-    if options.model is None and gan_modules:
+    if options.model is None and gan_modules and old_plan.kind == "gan":
         # Both versions' GAN train_steps call set_requires_grad on the whole discriminator, so a
         # frozen discriminator parameter cannot stay frozen: the probe's one would only measure
         # that (0.x trains it from the first iteration, 1.x from the first G round on).
@@ -233,6 +243,16 @@ def train_pair(
         modern = ModernTrainer(new_cfg, new_plan, drivers["new"])
     if counters is not None:
         counters[0].clock, counters[1].clock = legacy.clock, modern.clock
+    from migrate_optim.verify.schedule import smoke_schedules
+
+    legacy.before_iteration, modern.before_iteration, schedule_notes = smoke_schedules(
+        old_cfg,
+        new_cfg,
+        legacy.schedule_target(),
+        modern.schedule_target(),
+        codebase=old_plan.codebase,
+        iters_per_epoch=options.iters_per_epoch,
+    )
     steps, reason = choose_steps(
         options.steps, legacy.periods() + modern.periods(), max(legacy.offset(), modern.offset())
     )
@@ -245,7 +265,7 @@ def train_pair(
         new_trace = modern.train(steps)
     new_trace.values = snapshot(models["new"])
     old_trace.notes = probe_notes + old_trace.notes + old_log
-    new_trace.notes += new_log
+    new_trace.notes += new_log + schedule_notes
     return old_trace, new_trace, steps, reason
 
 
@@ -272,16 +292,50 @@ def verify_configs(
     try:
         device = resolve_device(options.device)
         report.device = device
+        old_model = old_cfg.get("model")
+        if isinstance(old_model, Mapping) and old_model.get("type") in PGGAN_TYPES:
+            diffs, notes = compare_pggan(old_cfg, new_cfg, options.seed)
+            report.codebase = codebase or options.codebase or "mmgen"
+            report.differences += diffs
+            report.notes += notes
+            report.steps_reason = "per-scale optimizers compared, no training (PGGAN)"
+            return report.finalize()
+        if isinstance(old_model, Mapping) and old_model.get("type") in SINGAN_TYPES:
+            diffs, notes = compare_singan(old_cfg, new_cfg)
+            report.codebase = codebase or options.codebase or "mmgen"
+            report.differences += diffs
+            report.notes += notes
+            report.steps_reason = "per-scale optimizers compared, no training (SinGAN)"
+            return report.finalize()
         old_plan = _plan_old_or_none(old_cfg, codebase or options.codebase or "")
-        new_plan = _plan_new_or_none(new_cfg)
+        new_plan = _plan_new_or_none(
+            new_cfg, restorer=old_plan is not None and old_plan.kind == "restorer"
+        )
+        if old_plan is not None and old_plan.kind == "restorer" and old_plan.model_type in (
+            DIFFUSION_TYPES
+        ):
+            old_plan.notes.append(
+                "OLD: the EMA of denoising (denoising_ema) is not compared for diffusion models"
+            )
         if old_plan is None and new_plan is None:
             raise NotVerifiable("neither config defines an optimizer")
         if old_plan is None or new_plan is None:
             missing = "OLD defines no optimizer" if old_plan is None else "NEW has no optim_wrapper"
             raise VerifyError(f"{missing}, the other config does")
         report.codebase = old_plan.codebase
-        if old_plan.kind != new_plan.kind:
-            kinds = {"single": "one optimizer", "gan": "one optimizer per GAN module"}
+        old_plan.as_single = new_plan.kind == "single"
+        restorer_note = _restorer_structure(old_plan, new_plan)
+        if restorer_note is not None:
+            report.differences.append(restorer_note)
+            return report.finalize()
+        if old_plan.kind != new_plan.kind and not (
+            old_plan.kind == "restorer" and new_plan.kind == "single"
+        ):
+            kinds = {
+                "single": "one optimizer",
+                "gan": "one optimizer per GAN module",
+                "restorer": "one optimizer per module, all stepped every iteration",
+            }
             report.differences.append(
                 Observation(
                     "structure",
@@ -329,15 +383,89 @@ def verify_configs(
         report.notes += [Observation("note", "*", n) for n in old_trace.notes + new_trace.notes]
         report.notes += notes
         report.params = rows
+        _compare_schedules(report, old_cfg, new_cfg, old_trace, new_trace, options)
+        _compare_ema(report, old_plan, old_trace, new_trace)
         if old_trace.allreduce is not None:
             report.notes.append(_allreduce_note(old_trace, new_trace))
         return report.finalize()
     except NotVerifiable as exc:
         report.status, report.error = "skipped", str(exc)
         return report
+    except Unsupported as exc:
+        report.status, report.error = "unsupported", str(exc)
+        return report
     except VerifyError as exc:
         report.status, report.error = "error", str(exc)
         return report
+
+
+def _schedule_pairs(
+    old: SideTrace, new: SideTrace
+) -> tuple[dict[str, list[tuple[dict, dict]]], dict[str, list[str]]]:
+    """Distinct (0.x group, 1.x group) lr/momentum pairs per optimizer key, named by a parameter."""
+    pairs: dict[str, list[tuple[dict, dict]]] = {}
+    names: dict[str, list[str]] = {}
+    seen: set[tuple[str, str, str]] = set()
+    for name, po in old.params.items():
+        pn = new.params.get(name)
+        if pn is None or "lr" not in po.hyper or "lr" not in pn.hyper:
+            continue
+        og, ng = (
+            {
+                k: tuple(v) if k == "betas" else v
+                for k, v in p.hyper.items()
+                if k in ("lr", "momentum", "betas")
+            }
+            for p in (po, pn)
+        )
+        sig = (po.module, repr(sorted(og.items())), repr(sorted(ng.items())))
+        if sig in seen:
+            continue
+        seen.add(sig)
+        pairs.setdefault(po.module, []).append((og, ng))
+        names.setdefault(po.module, []).append(f"param group of '{name}'")
+    return pairs, names
+
+
+def _compare_schedules(
+    report: VerifyReport,
+    old_cfg: Mapping[str, Any],
+    new_cfg: Mapping[str, Any],
+    old: SideTrace,
+    new: SideTrace,
+    options: VerifyOptions,
+) -> None:
+    """Add the whole-schedule comparison (docs/schedules.md) to ``report``."""
+    from migrate_optim.verify.compare import Observation
+    from migrate_optim.verify.schedule import compare_schedules
+
+    pairs, names = _schedule_pairs(old, new)
+    result = compare_schedules(
+        old_cfg,
+        new_cfg,
+        codebase=report.codebase or "",
+        groups=pairs,
+        group_names=names,
+        iters_per_epoch=options.iters_per_epoch,
+    )
+    report.schedule = result
+    for key, message in result.messages():
+        detail = result.first_difference if key != "length" else None
+        report.differences.append(
+            Observation(
+                "schedule",
+                "*",
+                f"schedule: {message}",
+                key,
+                detail["old"] if detail else (result.old_length and result.old_length.text()),
+                detail["new"] if detail else (result.new_length and result.new_length.text()),
+            )
+        )
+    if result.status == "not compared":
+        report.notes.append(Observation("note", "*", f"schedule not compared: {result.reason}"))
+    for note in result.notes:
+        if note != result.reason:
+            report.notes.append(Observation("note", "*", f"schedule: {note}"))
 
 
 _COERCED = "__verify_coerced_betas__"
@@ -376,6 +504,46 @@ def _float_betas(cfg: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _compare_ema(report: VerifyReport, plan: OldPlan, old: SideTrace, new: SideTrace) -> None:
+    """Compare the EMA generators of both sides (:mod:`.ema`), if either side averages."""
+    from migrate_optim.verify.compare import Observation
+    from migrate_optim.verify.ema import compare_ema
+
+    if old.ema_cfg is None and new.ema_cfg is None:
+        return
+    if old.ema is None or new.ema is None:
+        if old.ema_cfg is not None and new.ema_cfg is not None:
+            return  # one side's EMA is not modelled: said in its notes
+        only = (
+            "0.x (custom_hooks ExponentialMovingAverageHook)"
+            if old.ema_cfg
+            else ("1.x (model.ema_config)")
+        )
+        report.differences.append(
+            Observation("ema", "generator_ema", f"EMA is configured on {only} only", "ema_config")
+        )
+        return
+    period = int(plan.train_cfg.get("disc_steps", 1) or 1)
+    diffs, notes = compare_ema(old.ema, new.ema, old.ema_cfg, new.ema_cfg, period, report.tolerance)
+    if diffs and diffs[0].key == "ema_config" and old.ema_alt is not None:
+        alt, _ = compare_ema(
+            old.ema_alt, new.ema, old.ema_cfg, new.ema_cfg, period, report.tolerance
+        )
+        if not alt:
+            notes = [
+                Observation(
+                    "note",
+                    "generator_ema",
+                    "EMA weights differ only by MMagic's first "
+                    "update, which copies the generator where the 0.x hook averaged "
+                    "(convert's MO207 warning); with that copy they agree",
+                )
+            ]
+            diffs = []
+    report.differences += diffs
+    report.notes += notes
+
+
 def _allreduce_note(old: SideTrace, new: SideTrace) -> Any:
     from migrate_optim.verify.compare import Observation
 
@@ -400,9 +568,28 @@ def _plan_old_or_none(cfg: Mapping[str, Any], codebase: str) -> OldPlan | None:
         return None
 
 
-def _plan_new_or_none(cfg: Mapping[str, Any]) -> NewPlan | None:
+def _restorer_structure(old: OldPlan, new: NewPlan) -> Any:
+    """A finding when a 1.x editing model cannot step the wrappers its config builds."""
+    from migrate_optim.verify.compare import Observation
+
+    if old.kind != "restorer" or new.kind != "restorer" or new.family != "base_model":
+        return None
+    return Observation(
+        "structure",
+        "*",
+        f"1.x {new.model_type} trains through MMEngine's BaseModel.train_step, which calls "
+        "optim_wrapper.update_params: an OptimWrapperDict refuses it (NotImplementedError); "
+        "build one wrapper instead (e.g. MultiOptimWrapperConstructor with "
+        f"modules={list(new.module_keys)!r} and one optimizer)",
+        "optim_wrapper",
+        list(old.module_keys),
+        list(new.module_keys),
+    )
+
+
+def _plan_new_or_none(cfg: Mapping[str, Any], restorer: bool = False) -> NewPlan | None:
     try:
-        return plan_new(cfg)
+        return plan_new(cfg, restorer)
     except NotVerifiable:
         return None
 

@@ -281,7 +281,8 @@ def compare_traces(
                     "note",
                     name,
                     f"{name}: frozen when the optimizer is built: held by the 0.x optimizer, "
-                    "absent in 1.x by design (spec §3.3 item 2); unchanged by training",
+                    "absent in 1.x by design (docs/paramwise.md#frozen-parameters); unchanged by "
+                    "training",
                     "frozen",
                 )
             )
@@ -298,7 +299,7 @@ def compare_traces(
                         else ""
                     )
                     + "; 1.x skips frozen parameters at build and never optimises it "
-                    "(spec §3.3 item 2)",
+                    "(docs/paramwise.md#frozen-parameters)",
                     "frozen",
                     True,
                     False,

@@ -80,8 +80,12 @@ class ConversionCheck:
 
     @property
     def exit_code(self) -> int:
-        """2 if any verification errored, else 1 if any pair differs, else 0."""
-        codes = [r.exit_code for r in self.reports]
+        """2 if any verification errored, else 1 if any pair differs, else 0.
+
+        An ``unsupported`` pair (a codebase verify does not model) is listed but gives no
+        verdict either way, like a skipped one.
+        """
+        codes = [r.exit_code for r in self.reports if r.status != "unsupported"]
         if 2 in codes:
             return 2
         return 1 if 1 in codes else 0
@@ -206,6 +210,9 @@ def format_check(check: ConversionCheck) -> Iterable[tuple[str, str]]:
     for report in check.reports:
         if report.status == "error":
             yield f"verify: {report.old_path}: error: {report.error}", "red"
+            continue
+        if report.status == "unsupported":
+            yield f"verify: {report.old_path}: unsupported: {report.error}", "yellow"
             continue
         style = "red" if report.differences else "green"
         yield f"verify: {report.summary_line()}", style

@@ -1,16 +1,19 @@
 """The 0.x side of ``verify``: train a 0.x config the way its codebase's train API did.
 
 Single-optimizer configs (mmdet/mmcls/mmseg): ``build_optimizer`` + the optimizer hook the
-codebase's train API registers for the config (:func:`resolve_optimizer_hook`, spec §3.2), driven
-by :class:`LegacyRunner` for ``N`` iterations (``runner.max_iters = N``, so cumulative hooks see
+codebase's train API registers for the config (:func:`resolve_optimizer_hook`,
+docs/optimizer-hooks.md), driven by :class:`LegacyRunner` for ``N`` iterations
+(``runner.max_iters = N``, so cumulative hooks see
 the same remainder as a 1.x run of ``N`` iterations). GAN configs (mmgen): ``build_optimizers``
 (one optimizer per module) and :class:`LegacyGANRunner` with the model class of ``model.type``
-and its ``train_cfg`` (spec §1), with a ``GradScaler`` when ``runner.fp16_loss_scaler`` is set.
+and its ``train_cfg`` (docs/gan.md), with a ``GradScaler`` when ``runner.fp16_loss_scaler`` is set.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+import types
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -20,6 +23,7 @@ from migrate_optim.runtime.legacy.gan import GANCallbacks, LegacyGANRunner
 from migrate_optim.runtime.legacy.hooks import Fp16OptimizerHook, build_optimizer_hook
 from migrate_optim.runtime.legacy.loop import LegacyRunner
 from migrate_optim.runtime.legacy.trainer_rules import resolve_optimizer_hook
+from migrate_optim.verify.ema import legacy_ema_hook
 from migrate_optim.verify.models import ModelDriver
 from migrate_optim.verify.plan import OldPlan, VerifyError
 from migrate_optim.verify.trace import (
@@ -30,6 +34,7 @@ from migrate_optim.verify.trace import (
     describe_optimizer,
     parameter_names,
     scaler_spec,
+    snapshot,
 )
 
 __all__ = ["LegacyTrainer"]
@@ -48,6 +53,8 @@ class LegacyTrainer:
         self.driver = driver
         self.distributed = distributed
         self.clock = StepClock()
+        # Writes the scheduled lr/momentum of iteration i (set by verify's schedule driver).
+        self.before_iteration: Callable[[int], None] | None = None
         model = driver.model
         self.trace, self._frozen = SideTrace.start(self.label, model, plan.notes)
         if plan.codebase_note:
@@ -55,6 +62,8 @@ class LegacyTrainer:
         try:
             if plan.kind == "gan":
                 self._build_gan()
+            elif plan.kind == "restorer":
+                self._build_restorer()
             else:
                 self._build_single()
         except VerifyError:
@@ -80,6 +89,46 @@ class LegacyTrainer:
             self.trace.notes.append(
                 "OLD: optimizer_config is None: no optimizer hook is registered and the "
                 "optimizer never steps"
+            )
+
+    def _build_restorer(self) -> None:
+        """MMEditing 0.x: ``build_optimizers(model, cfg.optimizers)``, no optimizer hook."""
+        model = self.driver.model
+        optimizers = build_optimizers(model, self.cfg[self.plan.optimizer_key])
+        if not isinstance(optimizers, dict):
+            raise VerifyError("OLD: MMEditing optimizers did not build a dict of optimizers")
+        # one optimizer over one child is the whole probe's only optimizer: against a single
+        # 1.x wrapper it is labelled as the model's ('')
+        single = len(optimizers) == 1 and self.plan.as_single
+        self.labels = {k: ("" if single else k) for k in optimizers}
+        self.optimizers = optimizers
+        names = parameter_names(model)
+        for key, opt in optimizers.items():
+            self.clock.watch(opt, self.labels[key])
+            self.trace.params.update(describe_optimizer(opt, self.labels[key], names))
+        self.trace.schedule = {
+            "trainer": f"{self.plan.model_type}.train_step (mmedit)",
+            "optimizers": list(optimizers),
+        }
+
+    def _train_restorer(self, steps: int) -> None:
+        driver = self.driver
+        for i in range(steps):
+            self.clock.iteration = i
+            if self.before_iteration is not None:
+                self.before_iteration(i)
+            batch = driver.batch(i)
+            for key, opt in self.optimizers.items():
+                opt.zero_grad()
+                driver.module_loss(key, batch).backward()
+                opt.step()
+        for key, opt in self.optimizers.items():
+            self.trace.modules[self.labels[key]] = ModuleSettings(
+                clip=None,
+                accumulation=1,
+                amp=None,
+                optimizer=type(opt).__name__,
+                source=f"{self.plan.model_type}.train_step",
             )
 
     def _build_gan(self) -> None:
@@ -128,6 +177,31 @@ class LegacyTrainer:
         if self.plan.gan_kind == "translation":
             schedule["disc_init_steps"] = runner.disc_init_steps
         self.trace.schedule = schedule
+        self._ema_runs: list = []
+        hook_cfg = legacy_ema_hook(self.cfg)
+        if hook_cfg is not None and self.plan.gan_kind in ("static", "basic"):
+            self._build_ema(hook_cfg, model._modules[gkey])
+
+    def _build_ema(self, hook_cfg: dict, generator: torch.nn.Module) -> None:
+        """The 0.x EMA hook (and its first-copy variant) over the generator (docs/gan.md#ema)."""
+        from migrate_optim.runtime.legacy.ema import ExponentialMovingAverageHook
+        from migrate_optim.verify.ema import first_copy_hook
+
+        keys = hook_cfg.get("module_keys")
+        keys = (keys,) if isinstance(keys, str) else tuple(keys or ())
+        if keys != ("generator_ema",):
+            self.trace.notes.append(f"OLD: EMA hook over {keys} is not compared")
+            return
+        self.trace.ema_cfg = dict(hook_cfg)
+        for hook in (ExponentialMovingAverageHook(**hook_cfg), first_copy_hook(hook_cfg)):
+            holder = torch.nn.Module()
+            holder.generator = generator
+            holder.generator_ema = copy.deepcopy(generator)  # train_cfg.use_ema's copy
+            self._ema_runs.append((holder, hook))
+
+    def schedule_target(self) -> Any:
+        """The optimizer(s) the 0.x lr/momentum hooks drive (a dict for GANs)."""
+        return self.optimizer if self.plan.kind == "single" else self.optimizers
 
     # -- facts for the step count --------------------------------------------------------------
     def periods(self) -> list[int]:
@@ -138,6 +212,8 @@ class LegacyTrainer:
             if self.plan.gan_kind == "basic":
                 out.append(runner.batch_accumulation_steps)
             return out
+        if self.plan.kind == "restorer":
+            return [1]
         return [int(getattr(self.hook, "cumulative_iters", 1) or 1)]
 
     def offset(self) -> int:
@@ -152,6 +228,8 @@ class LegacyTrainer:
         try:
             if self.plan.kind == "gan":
                 self._train_gan(steps)
+            elif self.plan.kind == "restorer":
+                self._train_restorer(steps)
             else:
                 self._train_single(steps)
         except VerifyError:
@@ -177,6 +255,8 @@ class LegacyTrainer:
 
         for i in range(steps):
             self.clock.iteration = i
+            if self.before_iteration is not None:
+                self.before_iteration(i)
             runner.train_iter(forward)
         runner.call_hook("after_run")
         hook = self.hook
@@ -196,7 +276,14 @@ class LegacyTrainer:
     def _train_gan(self, steps: int) -> None:
         for i in range(steps):
             self.clock.iteration = i
+            if self.before_iteration is not None:
+                self.before_iteration(i)
             self.gan_runner.train_step()
+            for holder, hook in self._ema_runs:
+                hook.after_train_iter(types.SimpleNamespace(model=holder, iter=i))
+        if self._ema_runs:
+            self.trace.ema = snapshot(self._ema_runs[0][0].generator_ema)
+            self.trace.ema_alt = snapshot(self._ema_runs[1][0].generator_ema)
         acc = self.gan_runner.batch_accumulation_steps if self.plan.gan_kind == "basic" else 1
         device = _device_of(self.driver.model)
         dtype = torch.float16 if device == "cuda" else torch.bfloat16

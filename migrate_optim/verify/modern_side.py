@@ -5,7 +5,7 @@ Single wrapper: ``build_optim_wrapper``, then MMEngine's loop: ``initialize_coun
 ``update_params(loss)`` (``BaseModel.train_step``).
 
 GAN configs (an ``OptimWrapperDict``): :class:`ModernGANSchedule` re-implements the optimizer
-side of MMagic 1.2.0's ``train_step`` (spec §2.1-2.2):
+side of MMagic 1.2.0's ``train_step`` (docs/gan.md#the-mmagic-train_step):
 
 * ``BaseGAN`` family: D ``update_params`` every iteration inside its ``optim_context``; a G round
   iff ``(i + 1) % (discriminator_steps * accD) == 0``: D frozen, the G wrapper's counter reset
@@ -21,7 +21,7 @@ side of MMagic 1.2.0's ``train_step`` (spec §2.1-2.2):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -39,6 +39,7 @@ from migrate_optim.verify.trace import (
     describe_optimizer,
     parameter_names,
     scaler_spec,
+    snapshot,
 )
 
 __all__ = ["ModernGANSchedule", "ModernTrainer", "wrapper_settings"]
@@ -73,6 +74,8 @@ class ModernGANSchedule:
         self.wrappers = wrappers
         self.driver = driver
         self.gkey, self.dkey = plan.module_keys
+        self.ema: Any = None  # ModernEMA when model.ema_config is set
+        self.ema_start = 0
         for key in plan.module_keys:
             if key not in wrappers:
                 raise VerifyError(
@@ -111,6 +114,33 @@ class ModernGANSchedule:
                     loss = driver.module_loss(self.gkey, driver.gen_batch(i, index))
                 gen.update_params(loss)
         set_requires_grad(d_module, True)
+        if self.ema is not None and plan.family == "basegan":
+            # BaseGAN.train_step: only after a G round
+            g_module = driver.model._modules[self.gkey]
+            if (i + 1) >= self.ema_start * plan.discriminator_steps * acc_d:
+                self.ema.update_parameters(g_module)
+                if not self.ema.update_buffers:
+                    self.ema.sync_buffers(g_module)
+            else:
+                self.ema.sync_parameters(g_module)
+
+
+class _EditorSchedule:
+    """MMagic editing models with their own ``train_step`` (TTSR): every wrapper updates once
+    per iteration on its module's loss, inside its ``optim_context``."""
+
+    def __init__(self, plan: NewPlan, wrappers: OptimWrapperDict, driver: ModelDriver) -> None:
+        self.plan, self.wrappers, self.driver = plan, wrappers, driver
+        self.ema: Any = None
+
+    def train_step(self, i: int) -> None:
+        """One iteration ``i``."""
+        batch = self.driver.batch(i)
+        for key in self.wrappers.keys():
+            wrapper = self.wrappers[key]
+            with wrapper.optim_context(self.driver.context_target(key)):
+                loss = self.driver.module_loss(key, batch)
+            wrapper.update_params(loss)
 
 
 class ModernTrainer:
@@ -123,6 +153,8 @@ class ModernTrainer:
         self.plan = plan
         self.driver = driver
         self.clock = StepClock()
+        # Writes the scheduled lr/momentum of iteration i (set by verify's schedule driver).
+        self.before_iteration: Callable[[int], None] | None = None
         model = driver.model
         self.trace, self._frozen = SideTrace.start(self.label, model, plan.notes)
         try:
@@ -131,9 +163,13 @@ class ModernTrainer:
             raise VerifyError(f"NEW: cannot build optim_wrapper: {_brief(exc)}") from exc
         names = parameter_names(model)
         if isinstance(self.wrapper, OptimWrapperDict):
-            if plan.kind != "gan":
+            if plan.kind not in ("gan", "restorer"):
                 raise VerifyError("NEW: optim_wrapper built a dict of wrappers for a non-GAN model")
-            self.schedule = ModernGANSchedule(plan, self.wrapper, driver)
+            self.schedule = (
+                ModernGANSchedule(plan, self.wrapper, driver)
+                if plan.kind == "gan"
+                else _EditorSchedule(plan, self.wrapper, driver)
+            )
             for key, sub in self.wrapper.items():
                 self.clock.watch(sub.optimizer, key)
                 self.trace.params.update(describe_optimizer(sub.optimizer, key, names))
@@ -143,18 +179,25 @@ class ModernTrainer:
                     settings.amp = {**settings.amp, "dtype": None}
                     self.trace.notes.append(
                         f"NEW: {plan.model_type}.train_step does not enter optim_context, so "
-                        f"the autocast of {key}'s AmpOptimWrapper never applies (spec §2.2)"
+                        f"the autocast of {key}'s AmpOptimWrapper never applies "
+                        "(docs/gan.md#the-mmagic-train_step)"
                     )
                 self.trace.modules[key] = settings
             sched: dict[str, Any] = {"class": plan.model_type}
-            sched["discriminator_steps"] = plan.discriminator_steps
-            if plan.family == "translation":
+            if plan.kind == "restorer":
+                sched["wrappers"] = list(self.wrapper.keys())
+            elif plan.family == "translation":
+                sched["discriminator_steps"] = plan.discriminator_steps
                 sched["disc_init_steps"] = plan.disc_init_steps
             else:
+                sched["discriminator_steps"] = plan.discriminator_steps
                 sched["generator_steps"] = plan.generator_steps
-            for key in plan.module_keys[::-1]:
+            for key in plan.module_keys[::-1] if plan.kind == "gan" else ():
                 sched[f"{key}.accumulative_counts"] = self.wrapper[key]._accumulative_counts
             self.trace.schedule = sched
+            ema_cfg = (cfg.get("model") or {}).get("ema_config")
+            if isinstance(ema_cfg, Mapping) and plan.family == "basegan":
+                self._build_ema(dict(ema_cfg))
         else:
             if plan.kind == "gan":
                 raise VerifyError("NEW: a GAN optim_wrapper built a single wrapper")
@@ -166,8 +209,32 @@ class ModernTrainer:
                 "wrapper": type(self.wrapper).__name__,
             }
 
+    def schedule_target(self) -> Any:
+        """The optimizer(s) the 1.x schedulers drive (per wrapper name for a wrapper dict)."""
+        if isinstance(self.wrapper, OptimWrapperDict):
+            return {key: sub.optimizer for key, sub in self.wrapper.items()}
+        return self.wrapper.optimizer
+
+    def _build_ema(self, ema_cfg: dict) -> None:
+        """MMagic's ``BaseGAN._init_ema_model`` over the generator (docs/gan.md#ema)."""
+        from migrate_optim.verify.ema import ModernEMA
+
+        self.trace.ema_cfg = dict(ema_cfg)
+        if ema_cfg.get("type", "ExponentialMovingAverage") != "ExponentialMovingAverage":
+            self.trace.notes.append(f"NEW: EMA type {ema_cfg.get('type')!r} is not compared")
+            return
+        self.schedule.ema_start = ema_cfg.pop("start_iter", 0)
+        generator = self.driver.model._modules[self.plan.module_keys[0]]
+        ema_cfg.pop("type", None)
+        try:
+            self.schedule.ema = ModernEMA(generator, **ema_cfg)
+        except (TypeError, ValueError) as exc:
+            raise VerifyError(f"NEW: cannot build model.ema_config: {exc}") from exc
+
     def periods(self) -> list[int]:
         """Iteration counts after which this side's schedule repeats (for choosing ``N``)."""
+        if isinstance(self.wrapper, OptimWrapperDict) and self.plan.kind == "restorer":
+            return [1]
         if isinstance(self.wrapper, OptimWrapperDict):
             disc = self.wrapper[self.plan.module_keys[1]]
             return [self.plan.discriminator_steps * disc._accumulative_counts]
@@ -181,10 +248,12 @@ class ModernTrainer:
         """Train ``steps`` iterations as MMEngine's ``IterBasedTrainLoop`` would."""
         driver = self.driver
         try:
-            # Runner.train: a no-op for an OptimWrapperDict (spec §2.1).
+            # Runner.train: a no-op for an OptimWrapperDict (docs/gan.md#resume-caveats).
             self.wrapper.initialize_count_status(driver.model, 0, steps)
             for i in range(steps):
                 self.clock.iteration = i
+                if self.before_iteration is not None:
+                    self.before_iteration(i)
                 if isinstance(self.wrapper, OptimWrapperDict):
                     self.schedule.train_step(i)
                 else:
@@ -198,6 +267,9 @@ class ModernTrainer:
         finally:
             self.clock.close()
         self.trace.steps = {k: list(v) for k, v in self.clock.steps.items()}
+        ema = getattr(getattr(self, "schedule", None), "ema", None)
+        if ema is not None:
+            self.trace.ema = snapshot(ema.module)
         return self.trace
 
 

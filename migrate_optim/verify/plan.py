@@ -1,8 +1,8 @@
 """What each config asks ``verify`` to train: single optimizer or GAN schedule, codebase, classes.
 
 Reads the loaded configs only (no torch): which 0.x trainer applies (codebase detected
-statically, or forced), which GAN ``train_step`` schedule each side runs (spec §1 for 0.x,
-§2.1-2.2 for 1.x), and the keys those schedules read.
+statically, or forced), which GAN ``train_step`` schedule each side runs (docs/gan.md), and the
+keys those schedules read.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ __all__ = [
     "NewPlan",
     "NotVerifiable",
     "OldPlan",
+    "Unsupported",
     "VerifyError",
     "detect_codebase",
     "plan_new",
     "plan_old",
 ]
 
-# MMagic 1.2.0 classes whose train_step is BaseGAN.train_step's schedule (spec §2.1, §2.2).
+# MMagic 1.2.0 classes whose train_step is BaseGAN.train_step's schedule
+# (docs/gan.md#the-mmagic-train_step).
 BASEGAN_TYPES = frozenset(
     {
         "BaseGAN",
@@ -42,7 +44,7 @@ BASEGAN_TYPES = frozenset(
         "MSPIEStyleGAN2",
     }
 )
-# StyleGAN2/3 and MSPIEStyleGAN2 do not enter optim_context (spec §2.2).
+# StyleGAN2/3 and MSPIEStyleGAN2 do not enter optim_context (docs/gan.md#the-mmagic-train_step).
 NO_CONTEXT_TYPES = frozenset({"StyleGAN2", "StyleGAN3", "MSPIEStyleGAN2"})
 TRANSLATION_TYPES = frozenset({"CycleGAN", "Pix2Pix"})
 # Schedules with per-scale optimizers: not modelled by verify.
@@ -50,7 +52,21 @@ UNSUPPORTED_NEW = frozenset(
     {"PGGAN", "ProgressiveGrowingGAN", "StyleGANv1", "StyleGANV1", "SinGAN", "PESinGAN"}
 )
 UNSUPPORTED_OLD_KINDS = frozenset({"pggan", "singan"})
-# 0.x train_cfg keys each schedule family reads (spec §1.2); others are silently ignored.
+# MMEditing 0.x restorers that train a discriminator on their own schedule (disc_steps,
+# disc_init_steps; mmedit==0.16.1: mmedit/models/restorers/srgan.py and subclasses): not modelled.
+GAN_RESTORERS = frozenset(
+    {"SRGAN", "ESRGAN", "RealESRGAN", "GLEAN", "RealBasicVSR", "DIC", "CycleGAN", "Pix2Pix"}
+)
+# MMagic 1.x models with their own train_step stepping one wrapper per key (TTSR: generator,
+# extractor, discriminator: mmagic/models/editors/ttsr/ttsr.py :: TTSR.train_step). Every other
+# editing model trains through MMEngine's BaseModel.train_step: optim_wrapper.update_params,
+# which an OptimWrapperDict refuses (NotImplementedError).
+MULTI_WRAPPER_EDITORS = frozenset({"TTSR"})
+# mmgen 0.x diffusion models: one optimizer per module (``denoising``), stepped every iteration
+# by their own train_step; trained like a multi-module restorer on both sides.
+DIFFUSION_TYPES = frozenset({"BasicGaussianDiffusion"})
+# 0.x train_cfg keys each schedule family reads; others are silently ignored
+# (docs/gan.md#which-train_cfg-keys-each-class-reads).
 OLD_KEYS_READ = {
     "static": {"disc_steps", "use_ema", "real_img_key"},
     "basic": {"disc_steps", "gen_steps", "batch_accumulation_steps", "use_ema"},
@@ -61,6 +77,10 @@ _SCHEDULE_KEYS = ("disc_steps", "gen_steps", "batch_accumulation_steps", "disc_i
 
 class VerifyError(Exception):
     """A config cannot be verified (unloadable, unbuildable, unsupported): exit status 2."""
+
+
+class Unsupported(VerifyError):
+    """OLD's 0.x codebase trains in a way verify does not model (exit status 3, with why)."""
 
 
 class NotVerifiable(VerifyError):
@@ -79,6 +99,11 @@ class OldPlan:
     train_cfg: dict[str, Any] = field(default_factory=dict)
     module_keys: tuple[str, str] = ("generator", "discriminator")
     notes: list[str] = field(default_factory=list)
+    #: the config key holding the optimizers (``optimizers`` for MMEditing restorers)
+    optimizer_key: str = "optimizer"
+    #: restorers: the 1.x side is one wrapper over the model, so one 0.x optimizer is labelled
+    #: as the model's ('') for the comparison
+    as_single: bool = False
 
 
 @dataclass
@@ -151,7 +176,9 @@ def plan_old(cfg: Mapping, codebase: str) -> OldPlan:
     gan_model = model_type in MODEL_KINDS
     note = ""
     if not codebase:
-        if per_module or gan_model:
+        if not optimizer and _is_per_module(cfg.get("optimizers")):
+            codebase, note = "mmedit", "codebase not detected: `optimizers` (plural), so mmedit"
+        elif per_module or gan_model:
             codebase, note = "mmgen", "codebase not detected: per-module optimizers, so mmgen"
         elif cfg.get("fp16") is not None:
             raise VerifyError(
@@ -164,10 +191,18 @@ def plan_old(cfg: Mapping, codebase: str) -> OldPlan:
                 "codebase not detected; mmdet, mmcls and mmseg apply this config's "
                 "optimizer_config the same way"
             )
+    check_supported(cfg, codebase)
+    if codebase == "mmedit":
+        return _plan_restorer(cfg, codebase, note, model_type)
     if not optimizer:
         raise NotVerifiable("OLD defines no optimizer")
-    if codebase == "mmedit":
-        raise VerifyError("OLD: MMEditing 0.x models step their own optimizers; not supported")
+    if model_type in DIFFUSION_TYPES and per_module:
+        plan = _plan_restorer(cfg, codebase, note, model_type, "optimizer")
+        plan.notes.append(
+            f"OLD: {model_type}.train_step (mmgen==0.7.3: models/diffusions/base_diffusion.py) "
+            "zeroes, back-propagates and steps optimizer['denoising'] every iteration"
+        )
+        return plan
     if codebase == "mmgen" or per_module:
         if not gan_model:
             raise VerifyError(
@@ -204,15 +239,42 @@ def plan_old(cfg: Mapping, codebase: str) -> OldPlan:
         )
         if ignored:
             plan.notes.append(
-                f"OLD: {model_type} ignores train_cfg keys {ignored} (spec §1.2): not applied"
+                f"OLD: {model_type} ignores train_cfg keys {ignored} (docs/gan.md): not applied"
             )
         if cfg.get("optimizer_config"):
             plan.notes.append(
-                "OLD: mmgen's train API ignores optimizer_config (spec §1.9): no clipping, "
+                "OLD: mmgen's train API ignores optimizer_config (docs/optimizer-hooks.md): "
+                "no clipping, "
                 "no optimizer hook"
             )
         return plan
     return OldPlan("single", codebase, note, model_type)
+
+
+def _plan_restorer(
+    cfg: Mapping, codebase: str, note: str, model_type: str | None, key: str = "optimizers"
+) -> OldPlan:
+    """MMEditing 0.x: ``optimizers`` (plural), one optimizer per child, each stepped by the
+    model's ``train_step`` every iteration (``mmedit==0.16.1: restorers/basic_restorer.py ::
+    BasicRestorer.train_step``: zero_grad, backward, step; ``ttsr.py`` likewise for the
+    generator and the extractor)."""
+    optimizers = cfg.get(key)
+    if not optimizers:
+        raise NotVerifiable(f"OLD defines no {key}")
+    if not _is_per_module(optimizers):
+        raise VerifyError("OLD: MMEditing optimizers must be a dict of per-module optimizer dicts")
+    if model_type in GAN_RESTORERS or any("disc" in str(k) for k in optimizers):
+        raise Unsupported(
+            f"OLD: MMEditing {model_type} trains a discriminator on its own schedule "
+            "(disc_steps, disc_init_steps, step counters), which verify does not model"
+        )
+    keys = tuple(optimizers)
+    plan = OldPlan("restorer", codebase, note, model_type, module_keys=keys)  # type: ignore[arg-type]
+    plan.optimizer_key = key
+    plan.notes.append(
+        f"OLD: {model_type} steps optimizers {list(keys)} in its train_step every iteration"
+    )
+    return plan
 
 
 def _int(value: Any, what: str) -> int:
@@ -221,8 +283,12 @@ def _int(value: Any, what: str) -> int:
     return value
 
 
-def plan_new(cfg: Mapping) -> NewPlan:
-    """Decide how to train a loaded 1.x config (raises :class:`VerifyError`)."""
+def plan_new(cfg: Mapping, restorer: bool = False) -> NewPlan:
+    """Decide how to train a loaded 1.x config (raises :class:`VerifyError`).
+
+    ``restorer``: OLD is an MMEditing restorer, so a dict of wrappers is an editing model's
+    (``kind='restorer'``), not a GAN's.
+    """
     wrapper = cfg.get("optim_wrapper")
     if not wrapper:
         if cfg.get("optimizer"):
@@ -235,6 +301,18 @@ def plan_new(cfg: Mapping) -> NewPlan:
         return NewPlan("single", _model_type(cfg))
     model = cfg.get("model") if isinstance(cfg.get("model"), Mapping) else {}
     model_type = _model_type(cfg)
+    if restorer:
+        plan = NewPlan("restorer", model_type)
+        plan.module_keys = tuple(k for k, v in wrapper.items() if isinstance(v, Mapping))  # type: ignore[assignment]
+        plan.family = (
+            "multi" if model_type in MULTI_WRAPPER_EDITORS | DIFFUSION_TYPES else "base_model"
+        )
+        if model_type in DIFFUSION_TYPES:
+            plan.notes.append(
+                f"NEW: MMagic has no {model_type}; assumed to update each wrapper once per "
+                "iteration, as the 0.x model did"
+            )
+        return plan
     if model_type in UNSUPPORTED_NEW:
         raise VerifyError(f"NEW: {model_type} builds per-scale optimizer wrappers; not supported")
     plan = NewPlan("gan", model_type)
@@ -254,3 +332,18 @@ def plan_new(cfg: Mapping) -> NewPlan:
     )
     plan.optim_context = model_type not in NO_CONTEXT_TYPES
     return plan
+
+
+def check_supported(cfg: Mapping, codebase: str) -> None:
+    """Raise :class:`Unsupported` (with the table's reason) when the 0.x side cannot be trained.
+
+    The table is :mod:`migrate_optim.codebases`; a codebase name it does not know is
+    unsupported too, never a ``ValueError``.
+    """
+    from migrate_optim.codebases import UnsupportedCodebase
+    from migrate_optim.runtime.legacy.trainer_rules import supported_api
+
+    try:
+        supported_api(codebase, cfg)
+    except UnsupportedCodebase as exc:
+        raise Unsupported(f"OLD ({codebase}): {exc}") from None

@@ -18,7 +18,8 @@ on:
   there is none), two modules also share one weight (``tie_a.weight`` is ``tie_b.weight``);
 * configs with a layer-wise lr decay constructor (``paramwise_cfg.num_layers``) also get
   ViT/ConvNeXt-style backbone names (``backbone.cls_token``, ``backbone.layers.N``,
-  ``backbone.stages.N.M``, ``backbone.downsample_layers.N``, ...).
+  ``backbone.stages.N.M``, ``backbone.downsample_layers.N``, ...), and the ``backbone`` module's
+  class is named after the config's ``model.backbone.type`` (those constructors read it).
 
 Everything is deterministic: parameter values depend only on the seed and the parameter's name
 (adding a key does not change the others), and ``make_batch(step)`` only on the seed and step.
@@ -88,6 +89,9 @@ class ProbeSpec:
     module_paths: tuple[str, ...] = ()
     tie_across_modules: bool = True
     uncoverable: tuple[str, ...] = ()
+    #: ``model.backbone.type`` of a layer-decay config: layer-decay constructors choose their
+    #: layer-id rule from the class name of ``model.backbone`` (ConvNeXt, BEiT, MAE)
+    backbone_type: str | None = None
 
 
 def _paramwise_cfgs(node: Any) -> Iterator[Mapping]:
@@ -140,6 +144,7 @@ def collect_probe_spec(*configs: Mapping) -> ProbeSpec:
     param_paths: list[str] = []
     module_paths: list[str] = []
     tie = True
+    backbone_type = None
     for config in configs:
         if not isinstance(config, Mapping):
             raise TypeError(f"a config must be a mapping, got {type(config).__name__}")
@@ -154,6 +159,7 @@ def collect_probe_spec(*configs: Mapping) -> ProbeSpec:
                 extra_params, extra_modules = _layer_decay_paths(paramwise["num_layers"])
                 param_paths += [p for p in extra_params if p not in param_paths]
                 module_paths += [m for m in extra_modules if m not in module_paths]
+                backbone_type = backbone_type or _backbone_type(config)
         for name in _module_names(config):
             if name not in names:
                 names.append(name)
@@ -166,7 +172,15 @@ def collect_probe_spec(*configs: Mapping) -> ProbeSpec:
         module_paths=tuple(module_paths),
         tie_across_modules=tie,
         uncoverable=uncoverable,
+        backbone_type=backbone_type,
     )
+
+
+def _backbone_type(config: Mapping) -> str | None:
+    model = config.get("model")
+    backbone = model.get("backbone") if isinstance(model, Mapping) else None
+    kind = backbone.get("type") if isinstance(backbone, Mapping) else None
+    return kind.rpartition(".")[2] if isinstance(kind, str) and kind else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,6 +289,10 @@ class ProbeBlock(nn.Module):
             node.own_params(width)
             if path not in self._chain:
                 self._chain.append(path)
+        backbone = self._modules.get("backbone")
+        if spec.backbone_type and isinstance(backbone, _KeyNode):
+            # a subclass named after the config's backbone, only for its class name
+            backbone.__class__ = type(spec.backbone_type, (_KeyNode,), {})
         for path in spec.param_paths:
             *parents, leaf = path.split(".")
             owner: nn.Module = self._node_at(parents) if parents else self

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from migrate_optim.verify.compare import Observation, ParamRow, module_label
+from migrate_optim.verify.schedule import ScheduleComparison
 from migrate_optim.verify.trace import SideTrace, jsonable
 
 __all__ = ["REPORT_SCHEMA", "SCHEMA_VERSION", "VerifyReport", "render"]
@@ -32,6 +33,7 @@ _FINDING = {
                 "loss_scale",
                 "steps",
                 "values",
+                "schedule",
                 "note",
             ],
         },
@@ -90,12 +92,16 @@ REPORT_SCHEMA: dict[str, Any] = {
         "differences",
         "notes",
         "params",
+        "schedule",
     ],
     "properties": {
         "schema_version": {"type": "integer", "enum": [SCHEMA_VERSION]},
-        "status": {"type": "string", "enum": ["equivalent", "different", "error", "skipped"]},
+        "status": {
+            "type": "string",
+            "enum": ["equivalent", "different", "error", "skipped", "unsupported"],
+        },
         "equivalent": {"type": ["boolean", "null"]},
-        "exit_code": {"type": "integer", "enum": [0, 1, 2]},
+        "exit_code": {"type": "integer", "enum": [0, 1, 2, 3]},
         "error": {"type": ["string", "null"]},
         "old": {"oneOf": [_SIDE, {"type": "object"}]},
         "new": {"oneOf": [_SIDE, {"type": "object"}]},
@@ -107,6 +113,36 @@ REPORT_SCHEMA: dict[str, Any] = {
         "nproc": {"type": "integer"},
         "tolerance": {"type": "number"},
         "differences": {"type": "array", "items": _FINDING},
+        "schedule": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": [
+                        "status",
+                        "reason",
+                        "iters_per_epoch",
+                        "rtol",
+                        "old_length",
+                        "new_length",
+                        "length_difference",
+                        "compared_iterations",
+                        "first_difference",
+                        "max_deviation",
+                    ],
+                    "properties": {
+                        "status": {
+                            "type": "string",
+                            "enum": ["identical", "different", "not compared"],
+                        },
+                        "iters_per_epoch": {"type": "integer"},
+                        "compared_iterations": {"type": "integer"},
+                        "first_difference": {"type": ["object", "null"]},
+                        "max_deviation": {"type": ["object", "null"]},
+                    },
+                },
+            ]
+        },
         "notes": {"type": "array", "items": _FINDING},
         "params": {
             "type": "array",
@@ -135,8 +171,9 @@ class VerifyReport:
     """Outcome of verifying one (OLD, NEW) pair.
 
     ``status``: ``equivalent`` (exit 0), ``different`` (exit 1), ``error`` (exit 2, ``error``
-    holds the one-line message) or ``skipped`` (nothing to train, exit 0; only ``convert
-    --verify`` reports it, ``verify`` treats it as an error).
+    holds the one-line message), ``unsupported`` (exit 3: the 0.x codebase trains in a way
+    verify does not model; ``error`` holds why) or ``skipped`` (nothing to train, exit 0; only
+    ``convert --verify`` reports it, ``verify`` treats it as an error).
     """
 
     old_path: str
@@ -155,24 +192,27 @@ class VerifyReport:
     params: list[ParamRow] = field(default_factory=list)
     old: SideTrace | None = None
     new: SideTrace | None = None
+    schedule: ScheduleComparison | None = None
 
     @property
     def equivalent(self) -> bool | None:
         """True/False once compared; None for an error or a skipped pair."""
-        if self.status in ("error", "skipped"):
+        if self.status in ("error", "skipped", "unsupported"):
             return None
         return not self.differences
 
     @property
     def exit_code(self) -> int:
-        """0 equivalent (or skipped), 1 different, 2 error."""
+        """0 equivalent (or skipped), 1 different, 2 error, 3 unsupported."""
         if self.status == "error":
             return 2
+        if self.status == "unsupported":
+            return 3
         return 1 if self.differences else 0
 
     def finalize(self) -> VerifyReport:
         """Set ``status`` from the differences (after a comparison)."""
-        if self.status not in ("error", "skipped"):
+        if self.status not in ("error", "skipped", "unsupported"):
             self.status = "different" if self.differences else "equivalent"
         return self
 
@@ -216,6 +256,7 @@ class VerifyReport:
             "differences": [f.to_dict() for f in self.differences],
             "notes": [f.to_dict() for f in self.notes],
             "params": [r.to_dict() for r in self.params],
+            "schedule": self.schedule.to_dict() if self.schedule is not None else None,
         }
 
     def summary_line(self) -> str:
@@ -224,6 +265,8 @@ class VerifyReport:
             return f"error: {self.error}"
         if self.status == "skipped":
             return f"skipped {self.new_path}: {self.error}"
+        if self.status == "unsupported":
+            return f"unsupported: {self.error}"
         if self.differences:
             n = len(self.differences)
             return f"DIFFERENT: {self.old_path} vs {self.new_path}: {n} difference{'s' * (n != 1)}"
@@ -311,7 +354,7 @@ def _module_table(report: VerifyReport) -> Table:
 
 def render(report: VerifyReport, console: Console) -> None:
     """Print the report: header, optimizer and parameter tables, differences, notes, verdict."""
-    if report.status in ("error", "skipped"):
+    if report.status in ("error", "skipped", "unsupported"):
         console.print(report.summary_line(), markup=False)
         return
     console.print(
@@ -331,6 +374,8 @@ def render(report: VerifyReport, console: Console) -> None:
             console.print(f"  1.x: {new.allreduce}", markup=False)
     if report.params:
         console.print(_param_table(report))
+    if report.schedule is not None:
+        _render_schedule(report.schedule, console)
     if report.notes:
         console.print("Notes:", style="bold")
         for note in report.notes:
@@ -341,3 +386,31 @@ def render(report: VerifyReport, console: Console) -> None:
             console.print(f"  - [{diff.kind}] {diff.message}", markup=False)
     style = "bold red" if report.differences else "bold green"
     console.print(report.summary_line(), style=style, markup=False)
+
+
+def _render_schedule(schedule: ScheduleComparison, console: Console) -> None:
+    """The schedule section: both sides, lengths, and the verdict with the first difference."""
+    console.print("Schedule (lr/momentum of every iteration):", style="bold")
+    lines = [f"  0.x: {schedule.old_description}", f"  1.x: {schedule.new_description}"]
+    for label, length in (("0.x", schedule.old_length), ("1.x", schedule.new_length)):
+        if length is not None:
+            lines.append(f"  {label} length: {length.text()}")
+    if (
+        schedule.old_length
+        and schedule.old_length.by_epoch
+        or (schedule.new_length and schedule.new_length.by_epoch)
+    ):
+        lines.append(f"  iterations per epoch: {schedule.iters_per_epoch} (--iters-per-epoch)")
+    for line in lines:
+        console.print(line, markup=False)
+    if schedule.status == "not compared":
+        console.print(f"  not compared: {schedule.reason}", markup=False)
+    elif schedule.status == "identical":
+        console.print(
+            f"  identical over {schedule.compared_iterations} iterations (rtol {schedule.rtol:g})",
+            style="green",
+            markup=False,
+        )
+    else:
+        for _key, message in schedule.messages():
+            console.print(f"  {message}", style="bold red", markup=False)

@@ -78,6 +78,11 @@ class SideTrace:
     notes: list[str] = field(default_factory=list)
     allreduce: list[int] | None = None
     unfrozen_by_schedule: list[str] = field(default_factory=list)
+    #: EMA generator state after training (``verify/ema.py``), ``ema_alt``: the 0.x variant
+    #: whose first averaging copies; ``ema_cfg``: the 0.x hook or the 1.x ``ema_config``
+    ema: dict[str, torch.Tensor] | None = None
+    ema_alt: dict[str, torch.Tensor] | None = None
+    ema_cfg: dict[str, Any] | None = None
 
     @classmethod
     def start(cls, label: str, model: nn.Module, notes: list[str]) -> tuple[SideTrace, set[str]]:

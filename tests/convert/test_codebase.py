@@ -120,7 +120,7 @@ def test_repository_marker(tmp_path):
         ("mmrazor", "algorithm = dict(architecture=dict(type='MMClsArchitecture'))", cb.MERGED),
         ("mmrazor", "algorithm = dict(architecture=dict(type='MMSegArchitecture'))",
          cb.FP16_IGNORED),
-        ("mmrazor", "algorithm = dict(architecture=dict(type='MMDetArchitecture'))", None),
+        ("mmrazor", "algorithm = dict(architecture=dict(type='MMDetArchitecture'))", cb.MERGED),
         ("mmselfsup", "", cb.SELFSUP),
         ("mmgen", "", cb.HOOKLESS),
         ("mmedit", "", cb.HOOKLESS),

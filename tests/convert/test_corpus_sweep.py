@@ -29,6 +29,8 @@ CORPORA = {
     "mmgen-0.7.3": "mmgen",
 }
 LEFT_KEYS = ("optimizer", "optimizer_config")
+#: 0.x schedule keys (issue 8): converted, or left with a TODO in the config's chain
+SCHEDULE_KEYS = ("lr_config", "momentum_config", "runner", "total_epochs", "total_iters")
 
 
 @dataclass
@@ -43,11 +45,20 @@ class Sweep:
     undefined: int = 0
     load_failures_before: set[str] = field(default_factory=set)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: lr policy of each loadable config -> (converted, left with a TODO)
+    policies: Counter = field(default_factory=Counter)
+    #: MO3xx error findings (TODOs) by message, counted per file that reports them
+    schedule_todos: Counter = field(default_factory=Counter)
+    #: verify's whole-schedule comparison of each config with a schedule: status -> count
+    schedules: Counter = field(default_factory=Counter)
 
     def summary(self) -> str:
         ids = ", ".join(f"{k[0]} {k[1]}: {v}" for k, v in sorted(self.findings.items()))
         times = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
+        pol = ", ".join(f"{p} {how}: {n}" for (p, how), n in sorted(self.policies.items()))
         return (
+            f"{self.name}: lr policies of the loadable configs: {pol or 'none'}\n"
+            f"{self.name}: whole schedules (verify): {dict(sorted(self.schedules.items()))}\n"
             f"{self.name}: {self.files} files, {self.changed} changed, {self.compared} compared "
             f"with the oracle ({self.undefined} outside it), {len(self.load_failures_before)} "
             f"did not load before either; findings: {ids or 'none'}; {times}"
@@ -61,7 +72,7 @@ def statements_left_without_todo(text: str) -> list[str]:
     for node in ast.parse(text).body:
         targets = node.targets if isinstance(node, ast.Assign) else []
         names = {t.id for t in targets if isinstance(t, ast.Name)}
-        for key in LEFT_KEYS:
+        for key in LEFT_KEYS + SCHEDULE_KEYS:
             if key not in names:
                 continue
             i = node.lineno - 2
@@ -89,6 +100,9 @@ def sweep(name: str, tmp: Path) -> Sweep:
     out.files = len(first.results)
     out.changed = len(first.changed())
     out.findings = Counter((f.rule_id, f.severity.value) for f in first.findings(None))
+    for f in first.findings(None):
+        if f.rule_id.startswith("MO3") and f.severity.value == "error":
+            out.schedule_todos[f"{f.rule_id} {f.message}"] += 1
 
     problems: list[str] = []
     for rel, r in first.results.items():
@@ -105,6 +119,13 @@ def sweep(name: str, tmp: Path) -> Sweep:
     out.seconds["second run"] = time.perf_counter() - t0
     problems += [f"{rel}: changed by a second run" for rel in second.changed()]
 
+    # files that report a schedule converted as closely as 1.x allows, but not exactly
+    inexact = {
+        rel
+        for rel, r in first.results.items()
+        if any(f.rule_id in INEXACT_SCHEDULE_IDS for f in r.findings)
+    }
+    traced: dict[str, tuple[str, str]] = {}
     t0 = time.perf_counter()
     with mmengine_load.memoised_bases():
         for rel in sorted(first.results):
@@ -119,6 +140,27 @@ def sweep(name: str, tmp: Path) -> Sweep:
                 problems.append(f"{rel}: no longer loads: {type(exc).__name__}: {exc}"[:300])
                 continue
             got = oracle.actual(new)
+            left = [k for k in SCHEDULE_KEYS if k in new]
+            if left and not chain_has_todo(root / rel):
+                problems.append(f"{rel}: 0.x schedule keys {left} still in effect, without a TODO")
+            lr = old.get("lr_config")
+            if "lr_config" in old:
+                policy = lr.get("policy") if isinstance(lr, dict) else repr(lr)
+                how = "left (TODO)" if "lr_config" in new else "converted"
+                out.policies[(str(policy), how)] += 1
+            if "lr_config" not in new and isinstance(lr, dict) and "train_cfg" not in new:
+                problems.append(f"{rel}: lr_config converted but no train_cfg loop")
+            if any(k in old for k in SCHEDULE_KEYS):
+                status, detail = _schedule_status(old, new, CORPORA[name], traced)
+                if status != "identical" and chain_has_todo(root / rel):
+                    status += " (TODO in chain)"
+                elif status != "identical" and inexact & set(chain_of(root, rel)):
+                    status += " (finding in chain)"
+                elif status == "different":
+                    problems.append(f"{rel}: schedule {status} without a finding: {detail}")
+                # "not compared": verify cannot trace it (e.g. PGGAN's per-scale optimizers,
+                # a base without a length); the other checks above still hold
+                out.schedules[status] += 1
             if got["left"] and not chain_has_todo(root / rel):
                 problems.append(f"{rel}: 0.x keys {got['left']} still in effect, without a TODO")
             want = oracle.expected(old, CORPORA[name])
@@ -130,7 +172,50 @@ def sweep(name: str, tmp: Path) -> Sweep:
             out.compared += 1
     out.seconds["load and compare"] = time.perf_counter() - t0
     print(out.summary())
+    for msg, n in out.schedule_todos.most_common():
+        print(f"  {n:4d} x {msg}")
     assert not problems, "\n".join(problems[:30])
+    return out
+
+
+#: findings of a schedule kept in its closest, not exact, 1.x form (warmup with a floor,
+#: LinearLrInterval)
+INEXACT_SCHEDULE_IDS = ("MO304", "MO305")
+
+
+def _schedule_status(
+    old: dict, new: dict, codebase: str, traced: dict[str, tuple[str, str]]
+) -> tuple[str, str]:
+    """verify's whole-schedule comparison, once per distinct (0.x, 1.x) schedule pair."""
+    from migrate_optim.verify.schedule import compare_schedules
+
+    keys_old = ("lr_config", "momentum_config", "runner", "total_epochs", "total_iters")
+    key = repr(
+        [old.get(k) for k in (*keys_old, "optimizer", "optimizers")]
+        + [new.get(k) for k in ("param_scheduler", "train_cfg", "optim_wrapper")]
+    )
+    if key not in traced:
+        result = compare_schedules(old, new, codebase=codebase)
+        detail = result.reason or str(result.first_difference or result.length_difference)
+        traced[key] = (result.status, detail[:200])
+    return traced[key]
+
+
+def chain_of(root: Path, rel: str) -> list[str]:
+    """``rel`` and its ``_base_`` files, transitively, relative to ``root``."""
+    out, todo = [], [root / rel]
+    while todo:
+        path = todo.pop()
+        key = path.resolve().relative_to(root.resolve()).as_posix()
+        if key in out or not path.is_file():
+            continue
+        out.append(key)
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if any(isinstance(t, ast.Name) and t.id == "_base_" for t in targets):
+                bases = ast.literal_eval(node.value)
+                for b in [bases] if isinstance(bases, str) else bases:
+                    todo.append(path.parent / b)
     return out
 
 

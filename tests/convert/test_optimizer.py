@@ -224,7 +224,7 @@ def test_no_optimizer_keys_is_a_noop():
         """
         # a dataset config
         data = dict(samples_per_gpu=2)  # per GPU
-        lr_config = dict(policy='step', step=[8, 11])
+        checkpoint_config = dict(interval=1)
         """,
         ids=[],
     )
@@ -276,7 +276,6 @@ def test_mmedit_single_optimizers_dict_becomes_one_wrapper():
         optim_wrapper = dict(
             type='OptimWrapper',
             optimizer=dict(type='Adam', lr=0.00001))
-        lr_config = dict(policy='Fixed')
         """,
         codebase="mmedit",
         ids=[],

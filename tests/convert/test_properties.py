@@ -20,7 +20,16 @@ from hypothesis import strategies as st
 from tests.convert import mmengine_load, oracle  # skips without mmengine
 from tests.convert.helpers import assert_idempotent, chain_has_todo, convert_tree, tree
 
-MAPPED = {"optimizer", "optimizer_config", "fp16"}
+MAPPED = {
+    "optimizer",
+    "optimizer_config",
+    "fp16",
+    "lr_config",
+    "momentum_config",
+    "runner",
+    "total_epochs",
+    "total_iters",
+}
 MODELS = {
     "mmdet": "RetinaNet",
     "mmpose": "TopDown",
@@ -119,6 +128,61 @@ fp16s = st.one_of(
     st.fixed_dictionaries({"loss_scale": loss_scales}, optional={"grad_clip": clip}),
 )
 
+warmups = st.one_of(
+    st.just({}),
+    st.fixed_dictionaries(
+        {
+            "warmup": st.sampled_from(["constant", "linear", "exp"]),
+            "warmup_iters": st.sampled_from([1, 5, 500]),
+            "warmup_ratio": st.sampled_from([0.001, 0.1, 1.0 / 3]),
+        }
+    ),
+)
+
+
+@st.composite
+def schedules(draw):
+    """(runner, lr_config): a 0.x schedule that has an exact 1.x form (spec §5.2)."""
+    if draw(st.booleans()):
+        runner = {"type": "EpochBasedRunner", "max_epochs": draw(st.sampled_from([12, 24]))}
+        policy = draw(
+            st.sampled_from(
+                [
+                    {"policy": "step", "step": [8, 11]},
+                    {"policy": "step", "step": 3, "gamma": 0.5},
+                    {"policy": "exp", "gamma": 0.9},
+                    {"policy": "poly", "power": 0.9, "min_lr": 1e-4},
+                    {"policy": "CosineAnnealing", "min_lr_ratio": 0.01},
+                    {"policy": "LinearAnnealing", "min_lr_ratio": 0.1},
+                    {"policy": "fixed"},
+                ]
+            )
+        )
+    else:
+        runner = {"type": "IterBasedRunner", "max_iters": draw(st.sampled_from([1000, 40000]))}
+        policy = draw(
+            st.sampled_from(
+                [
+                    {"policy": "poly", "power": 0.9, "min_lr": 0.0, "by_epoch": False},
+                    {"policy": "CosineAnnealing", "min_lr": 0, "by_epoch": False},
+                    {"policy": "step", "step": [600, 800], "by_epoch": False},
+                    {"policy": "step", "step": [600]},
+                ]
+            )
+        )
+    return runner, {**policy, **draw(warmups)}
+
+
+momentum_configs = st.sampled_from(
+    [
+        None,
+        {"policy": "CosineAnnealing", "min_momentum_ratio": 0.85 / 0.95},
+        {"policy": "step", "step": [8], "gamma": 0.9},
+        {"policy": "LinearAnnealing", "min_momentum_ratio": 0.9},
+    ]
+)
+
+
 # -- source text -------------------------------------------------------------------------------
 
 
@@ -161,7 +225,17 @@ def trees(draw):
         base["optimizer_config"] = draw(hooks(codebase)) if draw(st.integers(0, 9)) else None
     if draw(st.integers(0, 2)) == 0:
         base["fp16"] = draw(fp16s)
-    base["lr_config"] = {"policy": "step", "step": [8, 11]}
+    runner, lr_config = draw(schedules())
+    base["lr_config"] = lr_config
+    momentum = draw(momentum_configs)
+    if momentum is not None and runner["type"] == "EpochBasedRunner":
+        base["momentum_config"] = momentum  # by_epoch=True: epoch runners only
+    if draw(st.integers(0, 3)):
+        base["runner"] = runner
+    elif runner["type"] == "EpochBasedRunner" and codebase != "mmseg":
+        base["total_epochs"] = runner["max_epochs"]  # the mmdet/mmcls default runner
+    else:
+        base["runner"] = runner
     layout = draw(st.sampled_from(["single", "child", "two_bases"]))
     files: dict[str, str] = {}
 
@@ -200,6 +274,14 @@ def trees(draw):
         child["fp16"] = draw(fp16s)
     if draw(st.booleans()):
         child["data"] = {"samples_per_gpu": 2}
+    if (
+        lr_config["policy"] == "step"
+        and isinstance(lr_config["step"], list)
+        and draw(st.booleans())
+    ):
+        child["lr_config"] = {"step": [s * 2 for s in lr_config["step"]]}
+    if "runner" in base and "max_epochs" in base["runner"] and draw(st.booleans()):
+        child["runner"] = {"max_epochs": 36}
     files["config.py"] = source(child, head)
     return codebase, files
 

@@ -6,6 +6,7 @@ import inspect
 
 import pytest
 
+from migrate_optim.codebases import UnsupportedCodebase
 from migrate_optim.runtime.legacy import (
     HOOK_PARAMS,
     Fp16OptimizerHook,
@@ -138,8 +139,8 @@ def test_mmgen_optimizer_cfg_key_quirk() -> None:
 
 def test_unknown_codebase() -> None:
     assert normalize_codebase('MMDetection') == 'mmdet'
-    with pytest.raises(ValueError):
-        resolve_optimizer_hook(dict(optimizer_config=dict()), 'mmpose')
+    with pytest.raises(UnsupportedCodebase, match='unknown 0.x codebase'):
+        resolve_optimizer_hook(dict(optimizer_config=dict()), 'mmfoo')
 
 
 def test_resolved_configs_build_the_runtime_hooks() -> None:

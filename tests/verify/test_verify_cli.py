@@ -237,9 +237,14 @@ def test_convert_verify_reports_errors_and_skips_partial_files(tmp_path):
         },
     )
     result = run_cli("convert", "--verify", "--diff", str(root))
-    # opt.py has no optimizer_config: mmseg's train API would fail on it (KeyError).
-    assert result.exit_code == 2
+    # opt.py has no optimizer_config: mmseg's train API would fail on it (KeyError). The input
+    # converted fine, so that is "could not verify" (3), not bad input (2); --diff's "changes
+    # needed" (1) takes precedence.
+    assert result.exit_code == 1
     assert "error" in result.stderr and "optimizer_config" in result.stderr
+    assert "verify summary: 0 equivalent, 0 different, 1 could not verify" in result.stderr
+    result = run_cli("convert", "--verify", "--out-dir", str(tmp_path / "out"), str(root))
+    assert result.exit_code == 3
 
 
 def test_convert_verify_stdin_is_not_verified():
@@ -270,6 +275,8 @@ def test_convert_verify_over_a_sample_of_corpus_configs():
     data = json.loads(result.stdout)
     reports = data["verify"]["reports"]
     assert [r["error"] for r in reports if r["status"] == "error"] == []
+
+    # every converted pair trains the same, schedules (issue 8) included
     assert [r["old"]["path"] for r in reports if r["status"] == "different"] == []
     verified = {Path(r["old"]["path"]).name for r in reports}
     assert {

@@ -327,7 +327,7 @@ def test_requested_steps_are_used_and_said():
             'must contain "optimizer"',
         ),
         (gan_0x("NoSuchGAN"), gan_1x(), "no 0.x GAN train_step schedule"),
-        (gan_0x("SinGAN"), gan_1x(), "not supported"),
+        (gan_0x("SinGAN"), gan_1x(), "num_scales"),
         (gan_0x(disc_steps=1), gan_1x("PGGAN"), "not supported"),
         (single(dict(type="NoSuchHook")), wrapper(), "OLD"),
     ],

@@ -95,8 +95,10 @@ def test_plans():
     assert translation.train_cfg == dict(disc_steps=2)
     assert translation.module_keys == ("generators", "discriminators")
     assert plan_old(dict(optimizer=dict(type="SGD")), "mmseg").kind == "single"
+    restorer = plan_old(dict(optimizers=dict(generator={}), optimizer=dict(type="SGD")), "mmedit")
+    assert restorer.kind == "restorer" and restorer.module_keys == ("generator",)
     with pytest.raises(VerifyError, match="MMEditing"):
-        plan_old(dict(optimizers=dict(generator={}), optimizer=dict(type="SGD")), "mmedit")
+        plan_old(dict(optimizers=dict(type="Adam", lr=1e-4)), "mmedit")
     new = plan_new(
         dict(
             model=dict(type="StyleGAN2", discriminator_steps=2),

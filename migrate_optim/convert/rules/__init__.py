@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 #: Every rule, in the order they run. GAN rules: per-module optimizers right after the
 #: single-optimizer rule (it skips them); train_cfg (which adds accumulative_counts to the
 #: sub-wrappers) before EMA (which needs the converted schedule) and the runner (fp16
-#: sub-wrappers, the loop train_cfg); paramwise last, so that it sees every sub-wrapper's
-#: paramwise_cfg.
+#: sub-wrappers, the loop train_cfg); the schedule rules after the GAN runner (it writes the
+#: mmgen loop) and reading the wrappers the others built; paramwise last, so that it sees every
+#: sub-wrapper's paramwise_cfg.
 ORDER = (
     "optimizer",
     "gan_optimizer",
@@ -42,6 +43,9 @@ ORDER = (
     "gan_train_cfg",
     "gan_ema",
     "gan_runner",
+    "train_loop",
+    "lr_config",
+    "momentum_config",
     "paramwise",
 )
 

@@ -4,10 +4,10 @@ A helper module, not a rule (:func:`~migrate_optim.convert.rules.rules` runs onl
 modules). Besides the reading helpers below, the pieces several GAN rules build with:
 :class:`ModelSettings`, :func:`ignored_steps`, :func:`sub_wrapper`, :func:`ordered`.
 
-Spec §1.2 (which 0.x class reads which ``train_cfg`` key), §7 rule 1 (resolve the registry
-aliases first; the model reads ``model.train_cfg`` when present, else the top-level
-``train_cfg``, because mmgen's ``build_model`` passes the top-level one only as a default
-argument).
+docs/gan.md#which-train_cfg-keys-each-class-reads (which 0.x class reads which ``train_cfg``
+key; resolve the registry aliases first; the model reads ``model.train_cfg`` when present,
+else the top-level ``train_cfg``, because mmgen's ``build_model`` passes the top-level one
+only as a default argument).
 
 Values the GAN rules compute from 0.x values (``K // B``, ``interval / R``, ``1 - m``,
 ``total_iters * disc_steps``) stay expressions of the module-level variables they were written
@@ -30,7 +30,7 @@ from migrate_optim.convert.static import SDict, SEntry, SExpr, SList, SLit, SVal
 from migrate_optim.convert.translation import REMOVE, Translation
 from migrate_optim.facts import DEFAULT_CONSTRUCTORS, MULTI_CONSTRUCTOR
 
-#: 0.x registry names (aliases included, spec §1.2) -> (canonical class, family).
+#: 0.x registry names (aliases included, docs/gan.md) -> (canonical class, family).
 CLASSES: dict[str, tuple[str, str]] = {
     "StaticUnconditionalGAN": ("StaticUnconditionalGAN", "static"),
     "MSPIEStyleGAN2": ("MSPIEStyleGAN2", "mspie"),
@@ -58,8 +58,8 @@ class GanContext:
     """What the GAN rules need to know about one effective 0.x config.
 
     ``model_type`` is the ``model.type`` string as written; ``cls``/``family`` are None for a
-    class the spec does not cover. ``train_cfg`` is the value the model reads (``model.train_cfg``
-    if present, else the top-level ``train_cfg``); ``in_model`` says which.
+    class docs/gan.md does not cover. ``train_cfg`` is the value the model reads
+    (``model.train_cfg`` if present, else the top-level ``train_cfg``); ``in_model`` says which.
     """
 
     model: SDict | None
@@ -85,7 +85,7 @@ class GanContext:
 
 
 def context(t: Translation) -> GanContext:
-    """Detect the 0.x model class and the train_cfg it reads (spec §7 rule 1)."""
+    """Detect the 0.x model class and the train_cfg it reads (docs/gan.md)."""
     model = t.cfg.get("model")
     model_d = model if isinstance(model, SDict) else None
     mtype = None
@@ -421,7 +421,8 @@ def ignored_steps(
 ) -> None:
     """Drop ``gen_steps``/``batch_accumulation_steps`` with a warning: only BasiccGAN read them.
 
-    Spec §1.2 and §7 rule 3: translating them for any other class would change training.
+    docs/gan.md#which-train_cfg-keys-each-class-reads: translating them for any other class
+    would change training.
     """
     for key in IGNORED_STEP_KEYS:
         entry = td.entry(key)

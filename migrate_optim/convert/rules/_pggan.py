@@ -1,6 +1,6 @@
 """MO205 ProgressiveGrowingGAN (``PGGAN``, ``StyleGANV1``): optimizers and schedule from train_cfg.
 
-Spec §1.5, §2.2, §2.5 and §7 rule 4 (a helper of the GAN train_cfg rule, which calls
+docs/gan.md#pggan (a helper of the GAN train_cfg rule, which calls
 :func:`model_settings` for this family; not a rule of its own). In 0.x the model
 builds its optimizers from ``train_cfg.optimizer_cfg`` and, when the resolution stage changes and
 ``reset_optim_for_new_scale`` (default True), rebuilds them with

@@ -1,6 +1,6 @@
 """MO206 SinGAN / PESinGAN: model keys and per-scale optimizers from train_cfg.
 
-Spec §1.6, §2.2, §2.3 and §7 rule 5 (a helper of the GAN train_cfg rule, which calls
+docs/gan.md#singan (a helper of the GAN train_cfg rule, which calls
 :func:`model_settings` for this family; not a rule of its own). 0.x SinGAN runs,
 per ``train_step``, ``disc_steps`` D updates then ``generator_steps`` G updates, with a fresh
 ``Adam(lr=lr_g|lr_d, betas=(0.5, 0.999))`` for the current scale's blocks; MMagic runs one D

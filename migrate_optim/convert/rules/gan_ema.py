@@ -1,6 +1,6 @@
 """MO207 the 0.x EMA hook -> ``model.ema_config``.
 
-Spec §1.8, §2.6 and §7 rule 13. In 0.x ``train_cfg.use_ema`` only creates ``generator_ema``; the
+docs/gan.md#ema. In 0.x ``train_cfg.use_ema`` only creates ``generator_ema``; the
 ``ExponentialMovingAverageHook`` in ``custom_hooks`` averages it, after every ``interval`` runner
 iterations (from ``start_iter`` on; before it, it copies the generator), with
 ``ema = orig + (ema - orig) * m`` (``m`` = weight kept on the EMA copy, default 0.999; buffers
@@ -144,7 +144,7 @@ def _without(hooks: SList, hook: SValue) -> SList:
 
 
 def _rounds(t: Translation, ctx: gc.GanContext) -> int:
-    """R: runner iterations per generator round in both versions (spec §2.6)."""
+    """R: runner iterations per generator round in both versions (docs/gan.md#ema)."""
     if ctx.model is None:
         raise _Refuse("this config has no model, so the iterations per generator round are unknown")
     if not ctx.known:

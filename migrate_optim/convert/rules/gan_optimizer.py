@@ -1,6 +1,6 @@
 """MO201 per-module optimizer dicts -> ``optim_wrapper`` with ``MultiOptimWrapperConstructor``.
 
-Spec §1.9, §2.5 and §7 rule 6. MMGeneration 0.x (``optimizer=``) and MMEditing 0.x
+docs/gan.md#per-module-optimizers. MMGeneration 0.x (``optimizer=``) and MMEditing 0.x
 (``optimizers=``) build one optimizer per key when *every* value of the dict is a dict, on the
 model's child module of that name. MMagic 1.x does the same with
 ``optim_wrapper=dict(constructor='MultiOptimWrapperConstructor', <name>=dict(optimizer=...))``:
@@ -16,7 +16,7 @@ model's child module of that name. MMagic 1.x does the same with
 A per-module ``optimizer`` in a config of unknown codebase means MMGeneration (no other
 supported trainer builds one optimizer per key), and the later rules are told so.
 
-PGGAN and SinGAN built their optimizers inside the model from ``train_cfg`` (spec §1.5, §1.6);
+PGGAN and SinGAN built their optimizers inside the model from ``train_cfg`` (docs/gan.md);
 their top-level ``optimizer`` was never used and is dropped here; their wrappers are written by
 the GAN ``train_cfg`` rule.
 """

@@ -1,6 +1,6 @@
 """MO208 ``runner`` / ``total_iters`` of MMGeneration configs -> the 1.x loop and AMP wrappers.
 
-Spec §1.1, §1.9, §5.3 and §7 rules 12 and 14:
+docs/gan.md#runner-fp16-and-totals and #resume-caveats:
 
 * ``total_iters`` (passed to ``runner.run``, overriding ``runner.max_iters``) becomes
   ``train_cfg=dict(by_epoch=False, max_iters=total_iters)``; SinGAN counts one D/G round per 0.x
@@ -29,7 +29,7 @@ from migrate_optim.convert.translation import Translation
 
 ITER_RUNNERS = {"DynamicIterBasedRunner", "IterBasedRunner"}
 DROPPED_OPTIONS = ("is_dynamic_ddp", "pass_training_status")
-#: 0.x classes whose train_step takes ``loss_scaler`` (spec §1.3, §1.4; others: TypeError)
+#: 0.x classes whose train_step takes ``loss_scaler`` (docs/gan.md; others: TypeError)
 FP16_CLASSES = {"StaticUnconditionalGAN", "BasicConditionalGAN"}
 
 

@@ -1,6 +1,6 @@
 """MO203/MO204 the GAN ``train_cfg``: model class, D/G schedule, and where every key goes in 1.x.
 
-Spec §1.2-§1.7, §2.3, §2.4 and §7 rules 1-3. In MMGeneration 0.x the top-level ``train_cfg``
+docs/gan.md (class keys, schedules, step mapping). In MMGeneration 0.x the top-level ``train_cfg``
 (or ``model.train_cfg``) configures the *model*; in 1.x the top-level ``train_cfg`` is the
 training loop, and the model settings are ``model`` arguments. Per 0.x class (aliases resolved):
 
@@ -21,7 +21,7 @@ training loop, and the model settings are ``model`` arguments. Per 0.x class (al
 
 A value written as a module-level variable (``disc_steps=n_disc``) stays that expression.
 Keys the 0.x class never read are dropped with an info finding (they had no effect). A model
-class the spec does not cover (e.g. MMGeneration's ``BasicGaussianDiffusion``) is left with a
+class docs/gan.md does not cover (e.g. MMGeneration's ``BasicGaussianDiffusion``) is left with a
 TODO. ``use_ema`` is consumed here; EMA itself is the EMA rule's (MO207).
 """
 
@@ -175,7 +175,7 @@ def _static(t: Translation, ctx: gc.GanContext, td: SDict, label: str) -> gc.Mod
 def _conditional(
     t: Translation, ctx: gc.GanContext, td: SDict, label: str, where: str
 ) -> gc.ModelSettings | None:
-    """Spec §1.4, §2.3: (K, S, B) -> (K // B, S, accumulative_counts=B) when K % B == 0."""
+    """docs/gan.md#step-mapping: (K, S, B) -> (K // B, S, accumulative_counts=B) when K % B == 0."""
     moved = gc.ModelSettings()
     k, k_entry = _steps(td, "disc_steps")
     s, s_entry = _steps(td, "gen_steps")
@@ -272,7 +272,7 @@ def _gd_wrappers(wrapper: SValue | None) -> dict[str, SDict] | None:
 def _translation(
     t: Translation, ctx: gc.GanContext, td: SDict, label: str
 ) -> gc.ModelSettings | None:
-    """Spec §1.7, §2.2, §2.3: same keys on the 1.x model, but G phase i%k -> (i+1)%k."""
+    """docs/gan.md#translation-models: same keys on the 1.x model, but G phase i%k -> (i+1)%k."""
     moved = gc.ModelSettings()
     k, k_entry = _steps(td, "disc_steps")
     moved.put("discriminator_steps", k, k_entry)

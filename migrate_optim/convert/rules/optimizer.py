@@ -1,19 +1,20 @@
 """MO101 ``optimizer`` -> ``optim_wrapper`` for single-optimizer configs; MO109 constructors.
 
-Spec §3.3 item 1 and §7 rule 6: ``optimizer=dict(type=..., lr=..., constructor=...,
+docs/optimizers.md#where-the-optimizer-lives: ``optimizer=dict(type=..., lr=..., constructor=...,
 paramwise_cfg=...)`` becomes ``optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type=...,
 lr=...), constructor=..., paramwise_cfg=...)``: ``constructor`` and ``paramwise_cfg`` move out
 of the optimizer into the wrapper (``build_optim_wrapper`` pops them there, mmcv's
 ``build_optimizer`` popped them from the optimizer).
 
-Constructor names (spec §3.3 items 1 and 9, research note Q3; only names the note verified):
+Constructor names (docs/optimizers.md#constructor-names, docs/codebases.md#codebase-constructors;
+only names whose 1.x successor was read):
 mmcv ``DefaultOptimizerConstructor`` -> MMEngine ``DefaultOptimWrapperConstructor``; mmdet's and
 mmseg's layer-decay constructors keep their names in their 1.x packages. Constructors whose 1.x
 successor reads different keys or computes different groups (mmpose layer decay, mmselfsup
 fine-tuning constructors, mmdet3d's early constructors) are left with a TODO; unknown names are
 kept with a warning.
 
-Per-module optimizer dicts (every value a dict: MMGeneration/MMEditing GANs, spec §1.9) are left
+Per-module optimizer dicts (every value a dict: MMGeneration/MMEditing GANs, docs/gan.md) are left
 to the multi-optimizer rule.
 """
 
@@ -24,13 +25,15 @@ from migrate_optim.convert.findings import FindingId, Severity
 from migrate_optim.convert.static import SDict, SLit, gdict, lit, merge_into
 from migrate_optim.convert.translation import Translation
 
-#: 0.x constructor registry names -> 1.x names, for every codebase (spec §3.3 item 1)
+#: 0.x constructor registry names -> 1.x names, for every codebase
+#: (docs/optimizers.md#constructor-names)
 CONSTRUCTOR_NAMES: dict[str, str] = {
     "DefaultOptimizerConstructor": "DefaultOptimWrapperConstructor",
 }
 
 #: (codebase, 0.x name) -> 1.x name, where the 1.x package registers a constructor with the
-#: same keys and semantics (research note Q3: mmdet 19bceba, mmseg 4b76f27)
+#: same keys and semantics (docs/codebases.md#codebase-constructors; read at mmdet 19bceba,
+#: mmseg 4b76f27)
 SAME_NAME_CONSTRUCTORS: dict[tuple[str, str], str] = {
     ("mmdet", "LearningRateDecayOptimizerConstructor"): "LearningRateDecayOptimizerConstructor",
     ("mmseg", "LearningRateDecayOptimizerConstructor"): "LearningRateDecayOptimizerConstructor",
@@ -47,7 +50,8 @@ _SELFSUP_FT = (
     "learning rates are not guaranteed to match; convert by hand"
 )
 
-#: (codebase, 0.x name) -> why it cannot be converted automatically (research note Q3)
+#: (codebase, 0.x name) -> why it cannot be converted automatically
+#: (docs/codebases.md#codebase-constructors)
 REFUSED_CONSTRUCTORS: dict[tuple[str, str], str] = {
     ("mmpose", "LayerDecayOptimizerConstructor"): _MMPOSE_DECAY.format(
         name="LayerDecayOptimizerConstructor"
@@ -69,8 +73,10 @@ REFUSED_CONSTRUCTORS: dict[tuple[str, str], str] = {
     ),
 }
 
+
 def is_per_module(optimizer: SDict) -> bool:
-    """mmgen/mmedit build one optimizer per key when *every* value is a dict (spec §1.9)."""
+    """mmgen/mmedit build one optimizer per key when *every* value is a dict
+    (docs/gan.md#per-module-optimizers)."""
     values_are_dicts = all(isinstance(v, SDict) for _, v in optimizer.items())
     return facts.is_per_module(optimizer.keys(), values_are_dicts)
 
@@ -86,7 +92,7 @@ def apply(t: Translation) -> None:
     optimizer = t.cfg.get("optimizer")
     if optimizer is None and t.codebase in (None, "mmedit"):
         # mmedit 0.x reads `optimizers`; without a dict-of-dicts it builds one optimizer for
-        # the whole model (spec §3.2, mmedit build_optimizers)
+        # the whole model (docs/gan.md#per-module-optimizers)
         source = "optimizers"
         optimizer = t.cfg.get("optimizers")
     if not isinstance(optimizer, SDict) or is_per_module(optimizer):

@@ -1,26 +1,29 @@
 """MO102 ``optimizer_config`` (and the top-level ``fp16``) -> fields of ``optim_wrapper``.
 
-Spec §3.1, §3.2 and §7 rule 7; research note ``codebases.md`` Q1 and Q4 for the codebases the
-spec does not cover. The rule rebuilds, statically, the optimizer hook that the codebase's 0.x
-trainer registered, then maps it onto the wrapper:
+docs/optimizer-hooks.md and docs/fp16.md; docs/codebases.md for the other 0.x codebases. The
+rule rebuilds, statically, the optimizer hook that the codebase's 0.x trainer registered, then
+maps it onto the wrapper:
 
 * ``OptimizerHook`` (and the ``DistOptimizerHook`` variants that behave like it):
   ``grad_clip`` -> ``clip_grad`` (norm clipping; ``None`` stays ``None``);
 * ``GradientCumulativeOptimizerHook(cumulative_iters=c)`` -> ``accumulative_counts=c``
-  (identical counting and loss factors, spec §4.1);
+  (identical counting and loss factors, docs/optimizer-hooks.md#gradient-accumulation);
 * ``Fp16OptimizerHook`` / ``GradientCumulativeFp16OptimizerHook`` -> ``type='AmpOptimWrapper'``
   with ``loss_scale`` written out, the 0.x default ``512.`` included (MMEngine's default is
-  ``'dynamic'``, §4.3); ints become floats (mmcv rejected ints, MMEngine too);
+  ``'dynamic'``, docs/fp16.md#loss-scale-values); ints become floats (mmcv rejected ints,
+  MMEngine too);
   ``coalesce``/``bucket_size_mb``/``distributed`` have no 1.x meaning and are dropped;
 * ``detect_anomalous_params=True`` -> ``model_wrapper_cfg=dict(type='MMDistributedDataParallel',
   detect_anomalous_params=True)``;
-* codebase hooks (note Q4): mmcls ``DistOptimizerHook`` = OptimizerHook; mmselfsup
-  ``DistOptimizerHook(update_interval=k)`` -> ``accumulative_counts=k`` (exact);
-  Swin-Transformer forks' ``DistOptimizerHook(use_fp16=True)`` -> ``ApexOptimWrapper``.
+* codebase hooks (docs/codebases.md#codebase-optimizer-hooks): mmcls ``DistOptimizerHook`` =
+  OptimizerHook; mmselfsup ``DistOptimizerHook(update_interval=k)`` ->
+  ``accumulative_counts=k`` (exact); Swin-Transformer forks'
+  ``DistOptimizerHook(use_fp16=True)`` -> ``ApexOptimWrapper``.
   Forms with no exact 1.x equivalent (``update_interval>1`` of hooks without a final step,
   ``frozen_layers_cfg``, mmtrack's backbone unfreezing) are left with a TODO.
 
-How each trainer turns ``optimizer_config`` and ``fp16`` into that hook (§3.2, note Q1):
+How each trainer turns ``optimizer_config`` and ``fp16`` into that hook
+(docs/fp16.md#top-level-fp16-per-codebase, docs/codebases.md#train-api-profiles):
 ``Fp16OptimizerHook(**optimizer_config, **fp16)`` whenever ``fp16`` is not None (mmdet and
 mmdet-like codebases; ``fp16 = dict()`` therefore enables fp16 with ``loss_scale=512.``);
 ``Fp16OptimizerHook(**optimizer_config, loss_scale=fp16['loss_scale'])`` (mmcls; ``fp16 =
@@ -39,14 +42,14 @@ from migrate_optim.convert.findings import FindingId, Severity
 from migrate_optim.convert.static import SDict, SEntry, SExpr, SLit, SValue, gdict, lit
 from migrate_optim.convert.translation import Translation
 
-#: mmcv 1.x default of ``Fp16OptimizerHook(loss_scale=...)`` (spec §3.1)
+#: mmcv 1.x default of ``Fp16OptimizerHook(loss_scale=...)`` (docs/fp16.md#loss-scale-values)
 MMCV_LOSS_SCALE = 512.0
 
 # How a hook argument is carried over. A plain string is the 1.x wrapper key it becomes.
 DROP = "<drop>"  # accepted by the hook but unused: dropped with an info finding
 ANOMALOUS = "<anomalous>"  # detect_anomalous_params -> model_wrapper_cfg
 LOSS_SCALE = "<loss_scale>"  # loss_scale, with the int -> float cast
-ACC_EXACT = "<acc_exact>"  # update_interval with the OptimWrapper counting (note Q4)
+ACC_EXACT = "<acc_exact>"  # update_interval with the OptimWrapper counting (docs/codebases.md)
 ACC_NO_TAIL = "<acc_no_tail>"  # update_interval without remainder scaling or final step
 APEX = "<apex>"  # Swin forks' use_fp16: apex amp O1
 FROZEN = "<frozen>"  # mmselfsup frozen_layers_cfg
@@ -72,7 +75,7 @@ _FP16 = {
 }
 _DIST_COMMON = {"grad_clip": "clip_grad", "coalesce": DROP, "bucket_size_mb": DROP}
 
-#: mmcv 1.7.2 hooks (spec §3.1), registered for every codebase
+#: mmcv 1.7.2 hooks (docs/optimizer-hooks.md#the-mmcv-hooks), registered for every codebase
 MMCV_HOOKS: dict[str, HookSpec] = {
     "OptimizerHook": HookSpec(_PLAIN),
     "GradientCumulativeOptimizerHook": HookSpec(
@@ -92,7 +95,8 @@ _SIAMESE = (
     "convert by hand"
 )
 
-#: (codebase or profile, hook type) -> spec, for hooks that are not mmcv's (note Q4)
+#: (codebase or profile, hook type) -> spec, for hooks that are not mmcv's
+#: (docs/codebases.md#codebase-optimizer-hooks)
 CODEBASE_HOOKS: dict[tuple[str, str], HookSpec] = {
     # mmcls dist_utils.DistOptimizerHook: OptimizerHook without the grad_norm log
     ("mmcls", "DistOptimizerHook"): HookSpec(_DIST_COMMON),
@@ -104,7 +108,7 @@ CODEBASE_HOOKS: dict[tuple[str, str], HookSpec] = {
         {**_FP16, "update_interval": ACC_NO_TAIL, "frozen_layers_cfg": FROZEN}, amp=True
     ),
     # mmdet's own DistOptimizerHook is not registered; configs that name it run with the
-    # Swin-Transformer forks' mmcv_custom hook (note Q4)
+    # Swin-Transformer forks' mmcv_custom hook (docs/codebases.md#codebase-optimizer-hooks)
     (cb.MERGED, "DistOptimizerHook"): _SWIN_DIST,
     (cb.FP16_IGNORED, "DistOptimizerHook"): _SWIN_DIST,
     # every DistOptimizerHook variant behaves like OptimizerHook with just these arguments
@@ -237,9 +241,13 @@ def apply(t: Translation) -> None:
         # optimizer. Written as `optim_wrapper` it would clash with that sibling's (MMEngine
         # refuses keys defined by two bases); its 1.x form is MMEngine's default anyway.
         for k in sources:
-            t.note(FindingId.OPTIMIZER_HOOK, Severity.INFO,
-                   f"`{k}` dropped: it only restates MMEngine's default wrapper settings, and "
-                   "an `optim_wrapper` here would clash with a sibling base's", at=t.cfg.get(k))
+            t.note(
+                FindingId.OPTIMIZER_HOOK,
+                Severity.INFO,
+                f"`{k}` dropped: it only restates MMEngine's default wrapper settings, and "
+                "an `optim_wrapper` here would clash with a sibling base's",
+                at=t.cfg.get(k),
+            )
             t.remove(k)
         return
     t.set("optim_wrapper", wrapper, sources=sources)
@@ -264,7 +272,7 @@ def _default_hook(codebase: str | None) -> str:
 
 
 def _merge_fp16(t: Translation, hook: SDict, fp16: SDict, profile: str | None) -> SDict | None:
-    """The hook config the trainer built from optimizer_config + an active fp16 (spec §3.2)."""
+    """The hook config the trainer built from optimizer_config + an active fp16 (docs/fp16.md)."""
     hook_type = "GradAccumFp16OptimizerHook" if profile == cb.SELFSUP else "Fp16OptimizerHook"
 
     def fail(message: str, at: SValue | SEntry) -> None:
@@ -559,7 +567,5 @@ def _int(value: SValue) -> int | None:
 
 def _is_literal(value: SValue | None, expected: object) -> bool:
     return (
-        isinstance(value, SLit)
-        and type(value.value) is type(expected)
-        and value.value == expected
+        isinstance(value, SLit) and type(value.value) is type(expected) and value.value == expected
     )

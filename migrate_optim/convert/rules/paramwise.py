@@ -1,6 +1,6 @@
 """MO105 ``paramwise_cfg``: keep mmcv's meaning under MMEngine's DefaultOptimWrapperConstructor.
 
-Spec §3.3 (differences 2-5) and §7 rule 8. mmcv treated a missing ``*_decay_mult`` as 1.0 and
+docs/paramwise.md. mmcv treated a missing ``*_decay_mult`` as 1.0 and
 checked norm -> depthwise conv -> bias; MMEngine treats a missing mult as "not set" and checks
 norm -> bias -> depthwise conv -> flat. So, for every ``paramwise_cfg`` that reaches the default
 constructor (a single wrapper or each GAN sub-wrapper):
@@ -18,7 +18,8 @@ constructor (a single wrapper or each GAN sub-wrapper):
 
 Configs with a non-default constructor are left alone apart from a finding: their 1.x
 constructor defines its own meaning. mmselfsup 0.x replaced the default constructor with a
-regex-based one (research note Q3): its paramwise settings are left with a TODO.
+regex-based one (docs/codebases.md#codebase-constructors): its paramwise settings are left
+with a TODO.
 """
 
 from __future__ import annotations

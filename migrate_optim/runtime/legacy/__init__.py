@@ -7,6 +7,7 @@ did with its ``optimizer``/``optimizer_config``/``fp16``/``runner``/``train_cfg`
 * :mod:`.constructor` — ``DefaultOptimizerConstructor``, ``build_optimizer``,
   ``build_optimizers`` (mmcv 1.7.2, mmgen/mmedit);
 * :mod:`.hooks` / :mod:`.loop` — the optimizer hooks and a tiny runner that drives them;
+* :mod:`.lr_hooks` — mmcv's lr/momentum updater hooks (and mmgen's ``Linear``) in runner order;
 * :mod:`.trainer_rules` — per-codebase hook and run-length resolution (torch-free);
 * :mod:`.gan` / :mod:`.ema` — MMGeneration 0.7.3 GAN ``train_step`` schedules and EMA hook.
 
@@ -45,6 +46,10 @@ _EXPORTS: dict[str, str] = {
     'build_optimizer_hook': 'hooks',
     'wrap_fp16_model': 'hooks',
     'LegacyRunner': 'loop',
+    'LegacySchedule': 'lr_hooks',
+    'LegacyScheduleError': 'lr_hooks',
+    'build_lr_hook': 'lr_hooks',
+    'build_momentum_hook': 'lr_hooks',
     'build_legacy_runner': 'loop',
     'LogBuffer': 'loop',
     'HOOKS': 'registry',

@@ -1,6 +1,6 @@
 """mmcv 1.7.2's optimizer construction (``DefaultOptimizerConstructor``, ``build_optimizer``).
 
-Re-implements the 0.x semantics described in spec section 3.3
+Re-implements the 0.x semantics described in docs/paramwise.md
 (``mmcv==1.7.2: mmcv/runner/optimizer/default_constructor.py :: DefaultOptimizerConstructor``,
 ``mmcv/runner/optimizer/builder.py :: build_optimizer``) so that a 0.x config can be trained
 without mmcv installed. The points that differ from MMEngine's ``DefaultOptimWrapperConstructor``

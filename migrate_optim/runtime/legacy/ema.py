@@ -1,4 +1,4 @@
-"""MMGeneration 0.7.3's ``ExponentialMovingAverageHook`` math (spec 1.8).
+"""MMGeneration 0.7.3's ``ExponentialMovingAverageHook`` math (docs/gan.md#ema).
 
 ``mmgen==0.7.3: mmgen/core/hooks/ema_hook.py :: ExponentialMovingAverageHook``. ``use_ema`` in
 ``train_cfg`` only creates ``generator_ema``; this hook does the averaging, in *runner*

@@ -1,4 +1,4 @@
-"""MMGeneration 0.7.3 GAN ``train_step`` schedules, re-implemented with an event log (spec 1.1-1.7).
+"""MMGeneration 0.7.3 GAN ``train_step`` schedules, re-implemented with an event log (docs/gan.md).
 
 In 0.x the GAN models stepped their own optimizers inside ``train_step`` (no optimizer hook). What
 matters for a migration is *which optimizer is zeroed / backpropagated / stepped when*, and by how

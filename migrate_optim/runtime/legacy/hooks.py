@@ -1,4 +1,4 @@
-"""mmcv 1.7.2's optimizer hooks, re-implemented (spec section 3.1).
+"""mmcv 1.7.2's optimizer hooks, re-implemented (docs/optimizer-hooks.md#the-mmcv-hooks).
 
 ``mmcv==1.7.2: mmcv/runner/hooks/optimizer.py`` — ``OptimizerHook``,
 ``GradientCumulativeOptimizerHook``, ``Fp16OptimizerHook`` and

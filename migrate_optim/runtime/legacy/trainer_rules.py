@@ -1,6 +1,7 @@
 """How each 0.x codebase's train API turns a config into an optimizer hook and a run length.
 
-Pure config logic (no torch), spec sections 3.2 and 5.3. Each rule cites the upstream function it
+Pure config logic (no torch), docs/optimizer-hooks.md#how-each-trainer-builds-the-hook and
+docs/schedules.md#runner-and-totals. Each rule cites the upstream function it
 reproduces; the conditions were checked against the released sources (mmgen 0.7.3 sdist, mmedit
 0.16.1 wheel) and, for mmdet/mmcls/mmseg, against copies of those train functions found in public
 code search (late 2.x / 0.2x versions with the same conditions; the exact release files were not
@@ -42,14 +43,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-CODEBASES = ('mmdet', 'mmcls', 'mmseg', 'mmgen', 'mmedit')
-_ALIASES = {
-    'mmdetection': 'mmdet',
-    'mmclassification': 'mmcls',
-    'mmsegmentation': 'mmseg',
-    'mmgeneration': 'mmgen',
-    'mmediting': 'mmedit',
-}
+from migrate_optim.codebases import (
+    FP16_IGNORED,
+    HOOKLESS,
+    LOSS_SCALE_ONLY,
+    MERGED,
+    TRAIN_APIS,
+    TrainAPI,
+    UnsupportedCodebase,
+    train_api,
+)
+
+#: every codebase of the shared table (:mod:`migrate_optim.codebases`)
+CODEBASES = tuple(TRAIN_APIS)
 
 _MISSING = object()
 
@@ -79,9 +85,12 @@ HOOK_PARAMS: dict[str, dict[str, Any]] = {
     },
 }
 # mmdet's DistOptimizerHook forwards everything to OptimizerHook; mmcls's has its own signature.
+_MMCLS_DIST_PARAMS = {'grad_clip': None, 'coalesce': True, 'bucket_size_mb': -1}
 _DIST_HOOK_PARAMS = {
     'mmdet': dict(HOOK_PARAMS['OptimizerHook']),
-    'mmcls': {'grad_clip': None, 'coalesce': True, 'bucket_size_mb': -1},
+    'mmcls': _MMCLS_DIST_PARAMS,
+    # mmfewshot's classification API builds mmcls's DistOptimizerHook
+    'mmfewshot': _MMCLS_DIST_PARAMS,
 }
 
 
@@ -93,11 +102,33 @@ class TrainLength(NamedTuple):
 
 
 def normalize_codebase(codebase: str) -> str:
-    """Canonical codebase name (``mmdet``, ``mmcls``, ``mmseg``, ``mmgen``, ``mmedit``)."""
-    name = _ALIASES.get(codebase.lower(), codebase.lower())
-    if name not in CODEBASES:
-        raise ValueError(f'unknown codebase {codebase!r}; expected one of {CODEBASES}')
-    return name
+    """Canonical codebase name (``mmdet``, ``mmpose``, ...): a row of the shared table.
+
+    Raises :class:`~migrate_optim.codebases.UnsupportedCodebase` for a name no row knows.
+    """
+    return train_api(codebase).name
+
+
+def supported_api(codebase: str, cfg: Mapping[str, Any] | None = None) -> TrainAPI:
+    """The table row whose train API the 0.x side of ``verify`` re-implements for ``cfg``.
+
+    Follows ``delegates`` (mmdet3d segmentors train the mmseg way). Raises
+    :class:`~migrate_optim.codebases.UnsupportedCodebase` (with the reason) for a codebase whose
+    training is not modelled, and for an ``adversarial_key`` set in ``cfg`` (mmpose/mmhuman3d
+    adversarial training: the model steps its optimizers in ``train_step``).
+    """
+    cfg = cfg or {}
+    model = cfg.get('model')
+    model_type = model.get('type') if isinstance(model, Mapping) else None
+    api = train_api(codebase, model_type if isinstance(model_type, str) else None)
+    if api.unsupported:
+        raise UnsupportedCodebase(api.unsupported)
+    if api.adversarial_key and cfg.get(api.adversarial_key):
+        raise UnsupportedCodebase(
+            f'{api.name} with {api.adversarial_key}=True registers no optimizer hook: the '
+            'model steps its optimizers inside train_step, which verify does not model'
+        )
+    return api
 
 
 def _hook_params(hook_type: str, codebase: str) -> dict[str, Any] | None:
@@ -182,40 +213,43 @@ def resolve_optimizer_hook(
     hook's own ``loss_scale`` validation (``ValueError`` for an int) happens when the hook is
     built, as in mmcv.
     """
-    cb = normalize_codebase(codebase)
-    if cb == 'mmedit':
-        return None
-    if cb == 'mmseg':
-        return _passthrough(_get_optimizer_config(cfg), cb, fill_defaults)
-    if cb == 'mmgen':
-        if cfg.get('optimizer_cfg', None) is None:
+    api = supported_api(codebase, cfg)
+    cb = api.name
+    if api.fp16 == HOOKLESS:
+        if cb != 'mmgen' or cfg.get('optimizer_cfg', None) is None:
             return None
+        # mmgen tests ``optimizer_cfg`` (sic); only then are optimizer_config/fp16 read
         if cfg.get('fp16', None) is not None:
             raise NotImplementedError('Fp16 has not been supported.')
         optimizer_config = _get_optimizer_config(cfg)
         if distributed and 'type' not in optimizer_config:
             return _distributed_default(optimizer_config, 'OptimizerHook', cb, fill_defaults)
         return _passthrough(optimizer_config, cb, fill_defaults)
+    if api.fp16 == FP16_IGNORED:
+        return _passthrough(_get_optimizer_config(cfg), cb, fill_defaults)
 
     fp16 = cfg.get('fp16', None)
     optimizer_config = _get_optimizer_config(cfg)
     if fp16 is not None:
-        if cb == 'mmdet':
+        if api.fp16 == MERGED:
             kwargs = _call_kwargs(optimizer_config, fp16, {'distributed': distributed})
-        else:  # mmcls reads only fp16['loss_scale']
+        elif api.fp16 == LOSS_SCALE_ONLY:
             base = _call_kwargs(optimizer_config)  # `**optimizer_config` is evaluated first
             if not isinstance(fp16, Mapping):
                 raise TypeError(f"'{type(fp16).__name__}' object is not subscriptable")
             kwargs = _call_kwargs(
                 base, {'loss_scale': fp16['loss_scale'], 'distributed': distributed}
             )
+        else:
+            raise UnsupportedCodebase(f'{cb}: fp16 profile {api.fp16!r} is not modelled')
         return _finish('Fp16OptimizerHook', kwargs, cb, fill_defaults)
-    if distributed:
+    if distributed and api.dist_hook:
         if optimizer_config is None:
+            if api.none_guard:
+                return None
             raise TypeError("argument of type 'NoneType' is not iterable")
         if 'type' not in optimizer_config:
-            hook_type = 'OptimizerHook' if cb == 'mmdet' else 'DistOptimizerHook'
-            return _distributed_default(optimizer_config, hook_type, cb, fill_defaults)
+            return _distributed_default(optimizer_config, api.dist_hook, cb, fill_defaults)
     return _passthrough(optimizer_config, cb, fill_defaults)
 
 
@@ -242,7 +276,8 @@ def _runner_length(runner: Mapping[str, Any]) -> TrainLength:
 
 
 def resolve_train_length(cfg: Mapping[str, Any], codebase: str) -> TrainLength:
-    """``(by_epoch, max_epochs or max_iters)`` of a 0.x config, per codebase (spec 5.3).
+    """``(by_epoch, max_epochs or max_iters)`` of a 0.x config, per codebase
+    (docs/schedules.md#runner-and-totals).
 
     mmdet: ``'runner' not in cfg`` -> epochs from ``total_epochs``; when both exist they must be
     equal (``ValueError`` here, an assert upstream). mmcls/mmseg: ``cfg.get('runner') is None``
@@ -250,14 +285,25 @@ def resolve_train_length(cfg: Mapping[str, Any], codebase: str) -> TrainLength:
     mmgen: a truthy ``runner`` is used, otherwise a plain ``IterBasedRunner``, and a non-None
     ``total_iters`` overrides its length (given to an ``EpochBasedRunner``, that positional
     argument would be taken as ``max_epochs``, which is reproduced). mmedit: always
-    iteration-based for ``total_iters``.
+    iteration-based for ``total_iters``. The other codebases follow their row of the shared
+    table (``runner`` rule and ``default_runner``, :mod:`migrate_optim.codebases`).
     """
-    cb = normalize_codebase(codebase)
-    if cb == 'mmdet':
+    model = cfg.get('model')
+    model_type = model.get('type') if isinstance(model, Mapping) else None
+    api = train_api(codebase, model_type if isinstance(model_type, str) else None)
+    cb = api.name
+    if cb == 'mmgen':
+        return _mmgen_length(cfg)
+    if api.runner == 'fixed':
+        # the trainer always builds its default runner and runs it for cfg.<length key>
+        assert api.default_runner is not None
+        runner_type, key = api.default_runner
+        if cfg.get(key) is None:
+            raise KeyError(key)
+        return TrainLength('Epoch' in runner_type, int(cfg[key]))
+    if api.runner == 'absent':
         if 'runner' not in cfg:
-            if cfg.get('total_epochs') is None:
-                raise KeyError('total_epochs')
-            return TrainLength(True, int(cfg['total_epochs']))
+            return _default_length(cfg, api)
         runner = cfg['runner']
         if runner is None:
             raise TypeError('runner is None: build_runner needs a dict')
@@ -267,19 +313,24 @@ def resolve_train_length(cfg: Mapping[str, Any], codebase: str) -> TrainLength:
                 f'({runner.get("max_epochs")})'
             )
         return _runner_length(runner)
-    if cb in ('mmcls', 'mmseg'):
-        runner = cfg.get('runner')
-        if runner is None:
-            key = 'total_epochs' if cb == 'mmcls' else 'total_iters'
-            if cfg.get(key) is None:
-                raise KeyError(key)
-            return TrainLength(cb == 'mmcls', int(cfg[key]))
-        return _runner_length(runner)
+    runner = cfg.get('runner')
+    if runner is None:
+        if api.runner == 'required':
+            raise KeyError('runner')
+        return _default_length(cfg, api)
+    return _runner_length(runner)
+
+
+def _default_length(cfg: Mapping[str, Any], api: TrainAPI) -> TrainLength:
+    assert api.default_runner is not None
+    runner_type, key = api.default_runner
+    if cfg.get(key) is None:
+        raise KeyError(key)
+    return TrainLength('Epoch' in runner_type, int(cfg[key]))
+
+
+def _mmgen_length(cfg: Mapping[str, Any]) -> TrainLength:
     total_iters = cfg.get('total_iters')
-    if cb == 'mmedit':
-        if total_iters is None:
-            raise KeyError('total_iters')
-        return TrainLength(False, int(total_iters))
     runner = cfg.get('runner')
     if not runner:
         if total_iters is None:
