@@ -10,6 +10,7 @@ Usage::
 
     python benchmarks/golden_corpus.py --record /tmp/golden.txt   # before the change
     python benchmarks/golden_corpus.py --compare /tmp/golden.txt  # after it
+    python benchmarks/golden_corpus.py --compare /tmp/golden.txt --jobs 2  # forked workers
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def snapshot(names: tuple[str, ...] = CORPUS_NAMES) -> dict[str, str]:
-    """``tree/relative path`` -> ``status text-hash findings-hash`` for every corpus config."""
+def snapshot(names: tuple[str, ...] = CORPUS_NAMES, jobs: int = 1) -> dict[str, str]:
+    """``tree/relative path`` -> ``status text-hash findings-hash`` for every corpus config
+    (``jobs``: the engine's worker processes, as ``convert --jobs``)."""
     lines: dict[str, str] = {}
     for name in names:
         root = corpus_root(name)
-        report = run([str(root)], EngineOptions(mode=Mode.DIFF))
+        report = run([str(root)], EngineOptions(mode=Mode.DIFF, jobs=jobs))
         for file in report.files:
             rel = Path(file.path).resolve().relative_to(root.resolve()).as_posix()
             findings = [f.to_dict() for f in file.findings]
@@ -57,9 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--record", type=Path, help="write the snapshot to this file")
     group.add_argument("--compare", type=Path, help="compare with the snapshot in this file")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="worker processes, as convert --jobs (default 1)"
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    now = snapshot()
+    now = snapshot(jobs=args.jobs)
     took = time.perf_counter() - start
     if args.record:
         args.record.write_text("".join(f"{k} {v}\n" for k, v in sorted(now.items())))

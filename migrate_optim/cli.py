@@ -10,7 +10,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -36,6 +36,7 @@ from migrate_optim.convert.output import (
     github_annotation,
     progress_wanted,
 )
+from migrate_optim.convert.workers import default_jobs
 from migrate_optim.report import (
     report_suffix_ok,
     run_document,
@@ -44,6 +45,9 @@ from migrate_optim.report import (
     verify_section,
 )
 from migrate_optim.report.write import write_report
+
+if TYPE_CHECKING:
+    from migrate_optim.verify.report import VerifyReport
 
 EXIT_CODES_HELP = """\b
 Exit codes (convert, convert --verify, verify):
@@ -180,6 +184,14 @@ left untouched; the other files are still converted. Empty files are left unchan
     is_flag=True,
     help="Also verify each conversion by training both configs (needs the verify extra).",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Convert in N worker processes (default: the number of CPU cores; 1: no workers). "
+    "The output is the same for every N.",
+)
 @_ci_options
 @click.pass_context
 def convert(
@@ -194,6 +206,7 @@ def convert(
     select: str | None,
     ignore: str | None,
     verify: bool,
+    jobs: int | None,
     **ci: Any,
 ) -> None:
     """Convert configs (the help text is set on the decorator)."""
@@ -225,6 +238,8 @@ def convert(
         stdin_filename=ci["stdin_filename"],
         explain=out.verbose,
         fail_on=ci["fail_on"],
+        # --verify records each conversion in this process (the recorder is the converter)
+        jobs=1 if verify else jobs or default_jobs(),
     )
     recorder = None
     if verify:
@@ -307,8 +322,31 @@ Exit codes:
 
 
 @main.command("verify", help=VERIFY_HELP)
-@click.argument("old", metavar="OLD")
-@click.argument("new", metavar="NEW")
+@click.argument("old", metavar="OLD", required=False)
+@click.argument("new", metavar="NEW", required=False)
+@click.option(
+    "--pairs",
+    "pairs_file",
+    type=click.File("r", encoding="utf-8"),
+    help="Verify every pair listed in FILE ('OLD NEW' per line; '-': stdin) instead of OLD "
+    "NEW, in --jobs forked processes that import torch once; reports in the file's order "
+    "(--json: one JSON report per line).",
+    metavar="FILE",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="With --pairs: pairs verified at once (default: the number of CPU cores).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=300.0,
+    show_default=True,
+    help="With --pairs: seconds a pair may take before it is stopped (an error).",
+)
 @click.option(
     "--model",
     metavar="MODULE:FACTORY",
@@ -343,8 +381,11 @@ Exit codes:
 @click.pass_context
 def verify_command(
     ctx: click.Context,
-    old: str,
-    new: str,
+    old: str | None,
+    new: str | None,
+    pairs_file: click.utils.LazyFile | None,
+    jobs: int | None,
+    timeout: float,
     model: str | None,
     steps: int | None,
     device: str,
@@ -357,7 +398,6 @@ def verify_command(
     """Verify a config pair (the help text is set on the decorator)."""
     try:
         from migrate_optim.verify.api import VerifyOptions, verify_files
-        from migrate_optim.verify.report import render
     except ImportError as exc:
         _err().print(
             f"error: verify requires the verify extra (pip install 'migrate-optim[verify]'): {exc}",
@@ -373,7 +413,29 @@ def verify_command(
         seed=seed,
         iters_per_epoch=iters_per_epoch,
     )
-    report = verify_files(old, new, options)
+    if (pairs_file is None) == (old is None or new is None) or (pairs_file and old):
+        raise click.UsageError("give OLD NEW, or --pairs FILE (not both)")
+    if pairs_file is not None:
+        from migrate_optim.verify.batch import PairsFileError, read_pairs, verify_many
+
+        try:
+            pairs = read_pairs(pairs_file, pairs_file.name)
+        except PairsFileError as exc:
+            raise click.UsageError(str(exc)) from None
+        codes = [
+            _show_verify(report, as_json, indent=None)
+            for report in verify_many(pairs, options, jobs=jobs, timeout=timeout)
+        ]
+        # the exit-code table: 2 wins over 1, 1 over 3
+        ctx.exit(combine_exit_codes(*codes))
+    assert old is not None and new is not None
+    ctx.exit(_show_verify(verify_files(old, new, options), as_json, indent=2))
+
+
+def _show_verify(report: VerifyReport, as_json: bool, indent: int | None) -> int:
+    """Print one verify report (tables, or JSON) and its error line; its exit code."""
+    from migrate_optim.verify.report import render
+
     if report.status == "skipped":
         # Nothing to train is an error for an explicit pair (convert --verify skips it).
         report.status = "error"
@@ -381,7 +443,7 @@ def verify_command(
     if as_json:
         # One document for every command; the pair's own fields stay at the top level too.
         doc = run_document("verify", code, None, verify_section([report.to_dict()]))
-        sys.stdout.write(json.dumps({**report.to_dict(), **doc}, indent=2) + "\n")
+        sys.stdout.write(json.dumps({**report.to_dict(), **doc}, indent=indent) + "\n")
         sys.stdout.flush()
     elif report.status not in ("error", "unsupported"):
         # Tables need room: a pipe or file gets 140 columns rather than rich's 80, and lines
@@ -395,7 +457,7 @@ def verify_command(
         _err().print(f"error: {report.error}", markup=False)
     elif report.status == "unsupported":
         _err().print(f"unsupported: {report.error}", markup=False)
-    ctx.exit(code)
+    return code
 
 
 def _verify_exit_code(report: Any) -> int:

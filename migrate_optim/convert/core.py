@@ -26,11 +26,13 @@ comment is dropped); a statement that already carries a TODO is left alone by la
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrate_optim.convert import codebase as cb
+from migrate_optim.convert import prefilter
 from migrate_optim.convert.emit import (
     TODO_PREFIX,
     TOP_DEFAULTS,
@@ -49,7 +51,7 @@ from migrate_optim.convert.findings import (
     Severity,
     display_path,
 )
-from migrate_optim.convert.rules import rules
+from migrate_optim.convert.rules import check_consumed, rules
 from migrate_optim.convert.static import (
     BaseChainError,
     ConfigModule,
@@ -110,6 +112,16 @@ IGNORED_BY_1X = (
 )
 
 
+def consumed_keys(t: Translation) -> set[str]:
+    """The keys a translation consumes: removed, taken as a source, or marked with a TODO (a
+    file binding none of them stays as it is)."""
+    consumed = {k for k, v in t.out.items() if v is REMOVE}
+    consumed.update(s for sources_of_key in t.sources.values() for s in sources_of_key)
+    # a key a rule left with a TODO is touched too: its comment and finding belong here
+    consumed.update(n.key for n in t.notes if n.severity is Severity.ERROR and n.key)
+    return consumed
+
+
 def translate(cfg: SDict, codebase: str | None, file: Path | None) -> Translation:
     """Run every rule on an effective 0.x config.
 
@@ -119,6 +131,7 @@ def translate(cfg: SDict, codebase: str | None, file: Path | None) -> Translatio
     t = Translation(cfg=cfg, codebase=codebase, file=file)
     for rule in rules():
         rule.apply(t)
+    check_consumed(consumed_keys(t), t)
     annotated = {n.key for n in t.notes if n.key is not None}
     for k, srcs in t.sources.items():
         # a TODO on one key of a group (a 1.x key and the 0.x keys it replaces) covers all
@@ -160,6 +173,7 @@ class Converter:
         self._in_progress: set[Path] = set()
         self._effective: dict[Path, SDict] = {}
         self._run_codebase: tuple[str] | None = None
+        self._gan_bases: dict[Path, bool] = {}
         #: the files this run converts; None: every file reached is (see set_run_files)
         self.run_files: set[Path] | None = None
 
@@ -186,19 +200,64 @@ class Converter:
         Raises :class:`~migrate_optim.convert.findings.ConvertError` for input that cannot be
         parsed.
         """
+        quick = self._unchanged(source, path)
+        if quick is not None:
+            return quick
         cm = self.tree.cached(path, source) if path is not None else None
         if cm is None:
             cm = parse_config(source, path)
             if path is not None:
-                # new text for this path: forget what was decided from the old one
+                if self.tree.known(path):
+                    # new text (or a new spelling) for a path read before: forget what was
+                    # decided from the old module
+                    self._outcomes.clear()
+                    self._effective.clear()
                 self.tree.register_source(path, source)
                 self.tree.replace(cm)
-                self._outcomes.clear()
-                self._effective.clear()
         if path is not None:
             self.tree.register_source(path, source)
             self.tree.add(cm)
-        return self._outcome_of(cm).result()
+        result = self._outcome_of(cm).result()
+        if path is not None and self.tree.forget(path):
+            # not a base of anything read so far: its module and outcome are not needed again
+            # (a later child parses it again), so memory does not grow with the run
+            self._outcomes.pop(resolved(path), None)
+        return result
+
+    def _unchanged(self, source: str, path: Path | None) -> ConvertResult | None:
+        """The result of a file the text prefilter decides (:mod:`.prefilter`): no change, and
+        the findings of its ``_base_`` chain; None when it needs the full conversion."""
+        if path is not None and self.tree.known(path) and self.tree.cached(path, source) is None:
+            return None  # new text for a file read before: the full path forgets the old one
+        decision = prefilter.decide(source, path, self.options.codebase)
+        if decision is None or (path is None and decision.base_specs):
+            return None
+        findings: list[Finding] = []
+        if path is not None:
+            self.tree.register_source(path, source)
+            try:
+                self.tree.bases_of(path, decision.base_specs)
+            except BaseChainError as exc:
+                if decision.check_bases_for_gan:
+                    return None
+                findings.append(_unreadable_bases(display_path(path), exc))
+            else:
+                if decision.check_bases_for_gan and self._chain_has_gan(path, decision.base_specs):
+                    return None
+        return ConvertResult(path, source, source, findings)
+
+    def _chain_has_gan(self, path: Path, specs: list[tuple[str, int]]) -> bool:
+        """Whether a file of the (readable) base chain has a GAN model class string."""
+        for spec, _line in specs:
+            base = resolved(path.parent / spec)
+            if base not in self._gan_bases:
+                cm = self.tree.module(base)
+                self._gan_bases[base] = prefilter.gan_strings(
+                    ast.parse(cm.source)
+                ) or self._chain_has_gan(base, cm.base_specs)
+            if self._gan_bases[base]:
+                return True
+        return False
 
     def _outcome_of(self, cm: ConfigModule) -> _FileOutcome:
         """Convert ``cm`` once per run (its children need its converted form too)."""
@@ -347,13 +406,7 @@ class _FileConversion:
             self.bases_0x = SDict()
             self.bases_1x = SDict()
             self.bases_unreadable = True
-            self.finding(
-                exc.line,
-                FindingId.ENGINE,
-                Severity.WARNING,
-                f"{exc.message}; this file's own keys were converted as overrides of an "
-                "unknown base, so inherited values were not checked",
-            )
+            self.findings.append(_unreadable_bases(self.shown, exc))
 
     def _translate(self) -> None:
         """Run the rules on the effective config (file and bases) and on the bases alone."""
@@ -391,13 +444,7 @@ class _FileConversion:
     def _writes_translated_keys(self) -> bool:
         """Whether this file assigns a key the translation consumes, removes or marks."""
         config = self.config
-        translation = self.translation
-        consumed = {k for k, v in translation.out.items() if v is REMOVE}
-        consumed.update(
-            s for sources_of_key in translation.sources.values() for s in sources_of_key
-        )
-        # a key a rule left with a TODO is touched too: its comment and finding belong here
-        consumed.update(n.key for n in translation.notes if n.severity is Severity.ERROR and n.key)
+        consumed = consumed_keys(self.translation)
         consumed.update(k for k in OPTIMIZER_KEYS + SCHEDULE_KEYS if k in config.dynamic)
         return bool(consumed & set(config.bindings) or consumed & set(config.dynamic))
 
@@ -733,6 +780,18 @@ class _FileConversion:
             return self.conv.tree.module(path).source
         except (OSError, UnicodeDecodeError, ConvertError):
             return ""
+
+
+def _unreadable_bases(shown: str, exc: BaseChainError) -> Finding:
+    """The warning of a file whose ``_base_`` chain cannot be read."""
+    return Finding(
+        shown,
+        exc.line,
+        FindingId.ENGINE,
+        Severity.WARNING,
+        f"{exc.message}; this file's own keys were converted as overrides of an unknown base, "
+        "so inherited values were not checked",
+    )
 
 
 def _without_generated_type(value: SDict) -> SDict:

@@ -43,7 +43,7 @@ import re
 import stat
 import tempfile
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -58,6 +58,7 @@ from migrate_optim.convert.findings import (
     FindingFilter,
     display_path,
 )
+from migrate_optim.convert.workers import run_parallel
 
 STDIN = "-"
 """The command-line name of standard input."""
@@ -135,6 +136,8 @@ class EngineOptions:
     explain: bool = False
     #: ``warning`` or ``error``: exit 1 while findings of that severity or worse remain
     fail_on: str | None = None
+    #: worker processes converting the files (1: this process only); the result is the same
+    jobs: int = 1
 
     def exclude_spec(self) -> pathspec.PathSpec:
         """The compiled exclude patterns of this run."""
@@ -736,8 +739,8 @@ def _same_file(reported: str, job: _Job) -> bool:
         return False
 
 
-def _convert(job: _Job, converter: SourceConverter, stdin: BinaryIO | bytes | None) -> None:
-    """Read, check and convert one input; sets ``job.error`` instead of raising."""
+def _read(job: _Job, stdin: BinaryIO | bytes | None) -> None:
+    """Read and decode one input; sets ``job.error`` instead of raising."""
     try:
         if job.input.problem is not None:
             raise ConvertError(job.name, 1, job.input.problem)
@@ -746,7 +749,20 @@ def _convert(job: _Job, converter: SourceConverter, stdin: BinaryIO | bytes | No
             job.source = decode_source(data, job.name)
         else:
             job.source = read_source(job.input.path, job.name)
-        job.tree = check_syntax(job.source.text, job.name)
+    except ConvertError as exc:
+        job.error = exc
+
+
+def _convert(job: _Job, converter: SourceConverter) -> None:
+    """Check and convert one input read by :func:`_read`; sets ``job.error`` instead of
+    raising."""
+    if job.error is not None:
+        return
+    try:
+        assert job.source is not None
+        # not kept: an ast per input would make memory grow with the run (out-dir parses
+        # again what it needs)
+        check_syntax(job.source.text, job.name)
         if not job.source.text:
             job.new_text = ""  # an empty file holds no config: unchanged, as black and ruff say
             return
@@ -766,6 +782,66 @@ def _convert(job: _Job, converter: SourceConverter, stdin: BinaryIO | bytes | No
         )
     except Exception as exc:  # noqa: BLE001 - one broken file must not stop the run
         job.error = ConvertError(job.name, 1, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def convert_jobs(
+    jobs: list[_Job],
+    converter: SourceConverter,
+    workers: int = 1,
+    done: Callable[[_Job], None] | None = None,
+) -> None:
+    """Convert every job read without error, in ``workers`` processes (see
+    :mod:`.workers`); the results are the same as in one process. ``done(job)`` is called here,
+    in the parent, for every job (a failed read included) in input order, as soon as it and
+    every job before it are converted: progress whatever the number of workers."""
+    finished = [False] * len(jobs)
+    cursor = 0
+    index = {id(job): i for i, job in enumerate(jobs)}
+
+    def finish(job: _Job) -> None:
+        nonlocal cursor
+        finished[index[id(job)]] = True
+        while cursor < len(jobs) and finished[cursor]:
+            if done is not None:
+                done(jobs[cursor])
+            cursor += 1
+
+    def apply(job: _Job, result: _RemoteResult) -> None:
+        _apply_remote(job, result)
+        finish(job)
+
+    files = [j for j in jobs if j.error is None and not j.input.stdin]
+    rest = jobs
+    for job in jobs:
+        if job.error is not None:
+            finish(job)  # not converted: failed when read
+    if workers > 1 and run_parallel(
+        files, lambda job: _convert_remote(job, converter), apply, workers
+    ):
+        rest = [j for j in jobs if j.input.stdin]
+    for job in rest:
+        if job.error is None:
+            _convert(job, converter)
+            finish(job)
+
+
+#: what a worker sends back for one input: new text (None: unchanged), findings, error
+_RemoteResult = tuple[str | None, list[Finding], tuple[str, int, str] | None]
+
+
+def _convert_remote(job: _Job, converter: SourceConverter) -> _RemoteResult:
+    """In a worker: convert ``job``; the new text (None: unchanged), findings, error."""
+    _convert(job, converter)
+    error = job.error
+    text = job.new_text if job.changed else None
+    return text, job.findings, (error.path, error.line, error.cause) if error else None
+
+
+def _apply_remote(job: _Job, result: _RemoteResult) -> None:
+    text, job.findings, error = result
+    assert job.source is not None
+    job.new_text = job.source.text if text is None else text
+    job.error = ConvertError(*error) if error else None
 
 
 def _mirror_root(
@@ -834,9 +910,25 @@ def run(
     _tell_run_files(converter, jobs)
     observer.started(len(jobs))
     for job in jobs:
-        _convert(job, converter, stdin)
+        _read(job, stdin)
+    # Every file of the run is known to the converter before any is converted: a file's
+    # conversion may depend on the others (the run's codebase), whatever the order or --jobs.
+    register = getattr(converter, "register", None)
+    if register is not None:
+        for job in jobs:
+            # an empty file is no config: never converted, so not one of the run's configs
+            if job.error is None and not job.input.stdin and job.source and job.source.text:
+                register(job.input.path, job.source.text)
+
+    def converted(job: _Job) -> None:
         job.findings = options.findings.apply(job.findings)
         observer.converted(job.name, job.findings, job.error)
+
+    convert_jobs(jobs, converter, options.jobs, converted)
+    if options.mode is Mode.OUT_DIR:
+        for job in jobs:  # the mirror follows the inputs' _base_ files
+            if job.tree is None and job.error is None and job.source is not None:
+                job.tree = _parse(job.source.text)
 
     report = RunReport(mode=options.mode, fail_on=options.fail_on)
     written: dict[str, str] = {}

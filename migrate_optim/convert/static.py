@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import copy
 import functools
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -640,12 +641,20 @@ class BaseChainError(Exception):
         self.message = message
 
 
+#: parsed modules a :class:`ConfigTree` keeps after :meth:`ConfigTree.forget` (bounded memory)
+RECENT_MODULES = 64
+
+
 class ConfigTree:
     """Reads config files once (their original text) and computes effective configs."""
 
     def __init__(self) -> None:
         self._modules: dict[Path, ConfigModule] = {}
         self._overrides: dict[Path, str] = {}
+        self._effective: dict[Path, tuple[ConfigModule, SDict]] = {}
+        #: the files read as a base of another (kept parsed: their children need them)
+        self._bases: set[Path] = set()
+        self._recent: OrderedDict[Path, ConfigModule] = OrderedDict()
 
     def register_source(self, path: Path, source: str) -> None:
         """Use ``source`` as the original text of ``path`` (the engine read it already)."""
@@ -658,6 +667,8 @@ class ConfigTree:
     def module(self, path: Path) -> ConfigModule:
         """The parsed original text of ``path`` (cached)."""
         key = resolved(path)
+        if key not in self._modules and key in self._recent:
+            self._modules[key] = self._recent.pop(key)
         if key not in self._modules:
             if key in self._overrides:
                 text = self._overrides[key]
@@ -671,10 +682,31 @@ class ConfigTree:
         cm = self._modules.get(resolved(path))
         return cm if cm is not None and cm.source == source and cm.path == path else None
 
+    def forget(self, path: Path) -> bool:
+        """Drop the parsed module of ``path`` unless it was read as a base (a later reader
+        parses it again); True if dropped. Keeps a run's memory to its bases."""
+        key = resolved(path)
+        if key in self._bases:
+            return False
+        cm = self._modules.pop(key, None)
+        self._effective.pop(key, None)
+        if cm is not None:
+            # the last few stay at hand: a sibling converted next often names it as a base
+            self._recent[key] = cm
+            while len(self._recent) > RECENT_MODULES:
+                self._recent.popitem(last=False)
+        return True
+
+    def known(self, path: Path) -> bool:
+        """Whether a module was parsed for ``path`` already."""
+        return resolved(path) in self._modules
+
     def replace(self, cm: ConfigModule) -> None:
         """Use ``cm`` as the module of its path, replacing what was parsed before."""
         if cm.path is not None:
             self._modules[resolved(cm.path)] = cm
+            self._recent.pop(resolved(cm.path), None)
+            self._effective.clear()  # a chain through the old module is stale
 
     def add(self, cm: ConfigModule) -> None:
         """Register an already parsed module (the file being converted)."""
@@ -683,16 +715,23 @@ class ConfigTree:
 
     def base_config(self, cm: ConfigModule, _seen: tuple[Path, ...] = ()) -> SDict:
         """The merged config of ``cm``'s bases (empty if it has none)."""
+        return self.bases_of(cm.path, cm.base_specs, _seen)
+
+    def bases_of(
+        self, path: Path | None, specs: list[tuple[str, int]], _seen: tuple[Path, ...] = ()
+    ) -> SDict:
+        """The merged config of the bases ``specs`` (``(spec, line)``) of the file ``path``."""
         merged = SDict(file=None)
         owner: dict[str, str] = {}
-        for spec, line in cm.base_specs:
-            if cm.path is None:
+        for spec, line in specs:
+            if path is None:
                 raise BaseChainError(line, f"cannot resolve _base_ {spec!r} of stdin input")
-            bpath = resolved(cm.path.parent / spec)
+            bpath = resolved(path.parent / spec)
             if bpath in _seen:
                 raise BaseChainError(line, f"_base_ cycle through {display_path(bpath)}")
             if bpath.suffix != ".py":
                 raise BaseChainError(line, f"_base_ {spec!r} is not a .py config")
+            self._bases.add(bpath)
             try:
                 bmod = self.module(bpath)
             except FileNotFoundError:
@@ -712,11 +751,22 @@ class ConfigTree:
         return merged
 
     def effective(self, cm: ConfigModule, _seen: tuple[Path, ...] = ()) -> SDict:
-        """The merged config of ``cm`` (bases, then its own bindings), statically."""
-        if cm.path is not None:
-            _seen = _seen + (resolved(cm.path),)
-        cfg = self.base_config(cm, _seen)
-        return merge_into(own_config(cm), cfg)
+        """The merged config of ``cm`` (bases, then its own bindings), statically.
+
+        Cached per file (a base is merged once per run, not once per child); only chains that
+        could be read are cached, so an error is raised again from wherever it is reached. The
+        result is shared: callers must not modify it.
+        """
+        key = resolved(cm.path) if cm.path is not None else None
+        if key is not None:
+            cached = self._effective.get(key)
+            if cached is not None and cached[0] is cm:
+                return cached[1]
+            _seen = _seen + (key,)
+        cfg = merge_into(own_config(cm), self.base_config(cm, _seen))
+        if key is not None:
+            self._effective[key] = (cm, cfg)
+        return cfg
 
 
 def own_config(cm: ConfigModule) -> SDict:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migrate_optim.verify.api import VerifyOptions, verify_files
+from migrate_optim.verify.api import VerifyOptions
+from migrate_optim.verify.batch import Pair, verify_many
 from migrate_optim.verify.report import VerifyReport
 
 __all__ = ["ConversionCheck", "RecordingConverter", "base_paths", "verify_conversions"]
@@ -158,6 +159,7 @@ def verify_conversions(
     *,
     names: dict[str, str] | None = None,
     stdin_seen: bool = False,
+    jobs: int | None = None,
 ) -> ConversionCheck:
     """Verify each affected input of a conversion run (see the module docstring)."""
     options = options or VerifyOptions(device="cpu")
@@ -173,17 +175,17 @@ def verify_conversions(
         old_root, new_root = os.path.join(tmp, "old"), os.path.join(tmp, "new")
         _write_tree(old_root, files, anchor, 0)
         _write_tree(new_root, files, anchor, 1)
+        pairs = []
         for path in targets:
             rel = os.path.relpath(path, anchor)
             shown = (names or {}).get(path) or _display(path)
-            report = verify_files(
-                os.path.join(old_root, rel),
-                os.path.join(new_root, rel),
-                options,
-                detect_path=path,
-                old_name=shown,
-                new_name=f"{shown} (converted)",
+            extra = {"detect_path": path, "old_name": shown, "new_name": f"{shown} (converted)"}
+            pairs.append(
+                Pair(os.path.join(old_root, rel), os.path.join(new_root, rel), extra)
             )
+        # forked per pair, torch imported once (verify/batch.py); reports in target order
+        for pair, report in zip(pairs, verify_many(pairs, options, jobs=jobs)):
+            shown = pair.extra["old_name"]
             if report.error:
                 # Name the real files, not their temporary copies.
                 for root in (old_root, new_root):

@@ -233,3 +233,36 @@ def test_left_statement_detection():
     assert statements_left_without_todo("optimizer = dict()\n") == ["optimizer (line 1)"]
     assert statements_left_without_todo(f"{TODO} x\n# more\noptimizer_config = None\n") == []
     assert statements_left_without_todo("optim_wrapper = dict()\n") == []
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", sorted(CORPORA))
+def test_corpus_same_output_for_any_jobs_and_without_prefilter(name, tmp_path, monkeypatch):
+    """Issue 10: ``--jobs 1`` and ``--jobs 2`` give the same report (texts, findings, order),
+    and so does a run where the text prefilter decides nothing (every file in full)."""
+    from migrate_optim.convert import workers
+    from migrate_optim.convert.core import Converter
+    from migrate_optim.convert.engine import EngineOptions, Mode, run
+
+    root = tmp_path / name
+    shutil.copytree(corpus_root(name), root)
+    monkeypatch.chdir(tmp_path)
+
+    def report(jobs: int) -> dict:
+        return run([name], EngineOptions(mode=Mode.DIFF, jobs=jobs)).to_dict()
+
+    one = report(1)
+    forked: list[int] = []
+    real = workers.run_parallel
+
+    def spy(items, work, apply, n):
+        done = real(items, work, apply, n)
+        forked.append(done)
+        return done
+
+    monkeypatch.setattr("migrate_optim.convert.engine.run_parallel", spy)
+    assert report(2) == one
+    assert forked == [True]  # the workers did run
+    assert one["summary"]["changed"] > 0 and one["summary"]["failed"] == 0
+    monkeypatch.setattr(Converter, "_unchanged", lambda self, source, path: None)
+    assert report(1) == one

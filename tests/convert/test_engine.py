@@ -19,6 +19,7 @@ from migrate_optim.convert.engine import (
     EngineOptions,
     ExitCode,
     Mode,
+    RunObserver,
     Status,
     atomic_write,
     decode_source,
@@ -662,6 +663,74 @@ def test_the_real_converter_runs_end_to_end(cwd):
     assert all(f.error is None for f in report.files)
     default = run(["c"], EngineOptions(Mode.CHECK))  # builds its own Converter
     assert len(default.files) == 2 and not default.errors
+
+
+def test_jobs_give_the_same_report_in_the_same_order(tmp_path, monkeypatch) -> None:
+    """``--jobs N`` (issue 10): forked workers, results in input order, same report."""
+    from migrate_optim.convert import workers
+
+    files = {"_base_/s.py": "optimizer = dict(type='SGD', lr=0.01)\n"}
+    for i in range(12):
+        body = "optimizer = dict(lr=0.02)\n" if i % 3 == 0 else f"x = {i}\n"
+        files[f"d{i % 4}/c{i}.py"] = f"_base_ = ['../_base_/s.py']\n{body}"
+    files["bad.py"] = "x = (\n"
+    from tests.convert.helpers import write_tree
+
+    write_tree(tmp_path, files)
+    monkeypatch.setattr(workers, "MIN_PER_WORKER", 1)
+    reports = [
+        run([str(tmp_path)], EngineOptions(mode=Mode.DIFF, jobs=j)).to_dict() for j in (1, 2, 3)
+    ]
+    assert reports[0] == reports[1] == reports[2]
+    assert reports[0]["summary"]["changed"] == 5 and reports[0]["summary"]["failed"] == 1
+
+
+def test_jobs_keep_partial_conversion_decisions_and_progress(tmp_path, monkeypatch) -> None:
+    """``--jobs N`` with issue 9's run: the workers know the run's files (a base outside the
+    run stays 0.x, so its children carry complete 1.x settings), ``-v`` decisions are the same,
+    and the observer hears of every input once, in input order, in this process."""
+    from migrate_optim.convert import workers
+    from tests.convert.helpers import write_tree
+
+    files = {
+        "mmdet/configs/_base_/s.py": "optimizer = dict(type='SGD', lr=0.01)\n"
+        "lr_config = dict(policy='step', step=[8, 11])\n"
+        "runner = dict(type='EpochBasedRunner', max_epochs=12)\n",
+    }
+    for i in range(10):
+        body = "optimizer = dict(lr=0.02)\n" if i % 2 else "evaluation = dict(interval=2)\n"
+        files[f"mmdet/configs/d{i % 3}/c{i}.py"] = f"_base_ = ['../_base_/s.py']\n{body}"
+    files["mmdet/configs/d0/bad.py"] = "x = (\n"
+    write_tree(tmp_path, files)
+    monkeypatch.setattr(workers, "MIN_PER_WORKER", 1)
+    # the base is not an input of the run
+    inputs = [str(tmp_path / "mmdet/configs" / d) for d in ("d0", "d1", "d2")]
+
+    class Events(RunObserver):
+        def __init__(self) -> None:
+            self.events: list[tuple] = []
+
+        def started(self, total: int) -> None:
+            self.events.append(("started", total))
+
+        def converted(self, name, findings, error) -> None:
+            self.events.append((name, len(findings), error is not None))
+
+    results = []
+    for jobs in (1, 2, 3):
+        events = Events()
+        options = EngineOptions(mode=Mode.DIFF, jobs=jobs, explain=True)
+        report = run(inputs, options, observer=events)
+        results.append((report.to_dict(), [f.decisions for f in report.files], events.events))
+    assert results[0] == results[1] == results[2]
+    doc, decisions, events = results[0]
+    names = [f["path"] for f in doc["files"]]
+    assert events[0] == ("started", 11)
+    assert [(e[0], e[2]) for e in events[1:]] == [(n, n.endswith("bad.py")) for n in names]
+    assert all(d for d, f in zip(decisions, doc["files"]) if f["status"] != "failed")
+    messages = [f["message"] for f in doc["findings"]]
+    assert any("a base file this run does not convert" in m for m in messages)
+    assert doc["summary"]["changed"] == 10 and doc["summary"]["failed"] == 1
 
 
 # --------------------------------------------------------------------------- CI conventions

@@ -9,6 +9,12 @@ earlier ones wrote through ``t.get``.
 Helpers shared by several rules live in private modules (``_gan``: GAN classes, ``train_cfg``
 reading, sub-wrappers; ``_pggan`` and ``_singan``: the ``train_cfg`` families the GAN
 ``train_cfg`` rule delegates to). A new rule is a new public module plus its name in ``ORDER``.
+
+Each rule also declares ``KEYS``: every top-level key it may consume (remove, take as a source
+of a 1.x key, or mark with a TODO), and ``GAN_KEYS`` for keys it consumes only where the GAN
+rules apply. ``convert``'s text prefilter (:mod:`migrate_optim.convert.prefilter`) decides
+without libcst that a file mentioning none of them stays as it is; :func:`check_consumed`
+turns an undeclared key into an internal error rather than a silently skipped file.
 """
 
 from __future__ import annotations
@@ -17,6 +23,12 @@ import functools
 import importlib
 import pkgutil
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+from migrate_optim.convert.rules import _gan
+
+if TYPE_CHECKING:
+    from migrate_optim.convert.translation import Translation
 
 #: Every rule, in the order they run. GAN rules: per-module optimizers right after the
 #: single-optimizer rule (it skips them); train_cfg (which adds accumulative_counts to the
@@ -61,6 +73,35 @@ def _ordered_rules() -> tuple[ModuleType, ...]:
         if not callable(getattr(module, "apply", None)):
             raise RuntimeError(f"{module.__name__} is public but defines no apply(t)")
     return tuple(modules)
+
+
+@functools.cache
+def consumable_keys() -> tuple[frozenset[str], frozenset[str]] | None:
+    """(keys some rule may consume, keys consumed only where the GAN rules apply), or None
+    when a rule declares no ``KEYS`` (the prefilter is then off: nothing is skipped)."""
+    always: set[str] = set()
+    gan: set[str] = set()
+    for module in _ordered_rules():
+        keys = getattr(module, "KEYS", None)
+        if keys is None:
+            return None
+        always.update(keys)
+        gan.update(getattr(module, "GAN_KEYS", ()))
+    return frozenset(always), frozenset(gan - always)
+
+
+def check_consumed(consumed: set[str], t: Translation) -> None:
+    """Raise RuntimeError if the rules consumed a key that no rule declares (see ``KEYS``)."""
+    declared = consumable_keys()
+    if declared is None:
+        return
+    always, gan = declared
+    extra = consumed - always
+    if extra and not (extra <= gan and _gan.applies(t)):
+        raise RuntimeError(
+            f"convert/rules consumed {sorted(extra)}, which no rule declares in KEYS "
+            "(or GAN_KEYS outside a GAN config): declare it, or the prefilter skips such files"
+        )
 
 
 def rules() -> list[ModuleType]:

@@ -52,6 +52,13 @@ class _Refuse(Exception):
         self.at = at
 
 
+#: the top-level keys this rule may consume (remove, take as a source, or mark with a TODO);
+#: the convert prefilter skips libcst for a file that mentions none of them (rules.KEYS)
+KEYS: tuple[str, ...] = ()
+#: keys it consumes only where the GAN rules apply (``_gan.applies``)
+GAN_KEYS: tuple[str, ...] = ("model", "custom_hooks")
+
+
 def apply(t: Translation) -> None:
     """Turn the EMA hook of a GAN config into ``model.ema_config``."""
     if not gc.applies(t):

@@ -38,6 +38,13 @@ EMA_KEYS = ("use_ema",)
 MSPIE_KEYS = ("num_upblocks", "multi_input_scales", "multi_scale_probability")
 
 
+#: the top-level keys this rule may consume (remove, take as a source, or mark with a TODO);
+#: the convert prefilter skips libcst for a file that mentions none of them (rules.KEYS)
+KEYS: tuple[str, ...] = ("train_cfg", "optim_wrapper", "optimizer", "optimizers")
+#: keys it consumes only where the GAN rules apply (``_gan.applies``)
+GAN_KEYS: tuple[str, ...] = ("model",)
+
+
 def apply(t: Translation) -> None:
     """Move the 0.x GAN train_cfg into ``model`` (and the wrappers) per class."""
     if not gc.applies(t):

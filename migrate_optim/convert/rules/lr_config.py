@@ -54,6 +54,11 @@ from migrate_optim.convert.translation import Translation
 KEY = "lr_config"
 OUT = "param_scheduler"
 
+#: the top-level keys this rule may consume (remove, take as a source, or mark with a TODO);
+#: the convert prefilter skips libcst for a file that mentions none of them (rules.KEYS)
+KEYS: tuple[str, ...] = (KEY,)
+
+
 #: arguments of mmcv's LrUpdaterHook itself
 BASE_ARGS = ("policy", "by_epoch", "warmup", "warmup_iters", "warmup_ratio", "warmup_by_epoch")
 #: policy (mmcv hook name without ``LrUpdaterHook``) -> its own arguments

@@ -30,6 +30,11 @@ from migrate_optim.convert.translation import Translation
 KEY = "momentum_config"
 OUT = lrc.OUT
 
+#: the top-level keys this rule may consume (remove, take as a source, or mark with a TODO);
+#: the convert prefilter skips libcst for a file that mentions none of them (rules.KEYS)
+KEYS: tuple[str, ...] = (KEY,)
+
+
 BASE_ARGS = ("policy", "by_epoch", "warmup", "warmup_iters", "warmup_ratio")
 POLICY_ARGS: dict[str, tuple[str, ...]] = {
     "CosineAnnealing": ("min_momentum", "min_momentum_ratio"),

@@ -81,6 +81,11 @@ def is_per_module(optimizer: SDict) -> bool:
     return facts.is_per_module(optimizer.keys(), values_are_dicts)
 
 
+#: the top-level keys this rule may consume (remove, take as a source, or mark with a TODO);
+#: the convert prefilter skips libcst for a file that mentions none of them (rules.KEYS)
+KEYS: tuple[str, ...] = ("optimizer", "optimizers", "optim_wrapper")
+
+
 def apply(t: Translation) -> None:
     """Build the 1.x wrapper from a single ``optimizer`` dict (MMEditing: ``optimizers``)."""
     source = "optimizer"

@@ -133,6 +133,11 @@ def hook_spec(hook_type: str, codebase: str | None, profile: str | None) -> Hook
     return None
 
 
+#: the top-level keys this rule may consume (remove, take as a source, or mark with a TODO);
+#: the convert prefilter skips libcst for a file that mentions none of them (rules.KEYS)
+KEYS: tuple[str, ...] = ("optimizer_config", "fp16", "optim_wrapper", "model_wrapper_cfg")
+
+
 def apply(t: Translation) -> None:
     """Fold ``optimizer_config`` and ``fp16`` into the wrapper built by MO101."""
     hook_cfg = t.cfg.get("optimizer_config")
