@@ -100,7 +100,8 @@ class EngineOptions:
     out_dir: Path | None = None
     codebase: str | None = None
     findings: FindingFilter = field(default_factory=FindingFilter)
-    #: worker processes converting the files (1: this process only); the result is the same
+    #: worker processes converting the files (1: this process only); the result is the same.
+    #: Workers are forked copies: what a custom converter records there stays there.
     jobs: int = 1
 
 
