@@ -136,7 +136,8 @@ class EngineOptions:
     explain: bool = False
     #: ``warning`` or ``error``: exit 1 while findings of that severity or worse remain
     fail_on: str | None = None
-    #: worker processes converting the files (1: this process only); the result is the same
+    #: worker processes converting the files (1: this process only); the result is the same.
+    #: Workers are forked copies: what a custom converter records there stays there.
     jobs: int = 1
 
     def exclude_spec(self) -> pathspec.PathSpec:

@@ -658,7 +658,11 @@ class ConfigTree:
 
     def register_source(self, path: Path, source: str) -> None:
         """Use ``source`` as the original text of ``path`` (the engine read it already)."""
-        self._overrides[resolved(path)] = source
+        key = resolved(path)
+        recent = self._recent.get(key)
+        if recent is not None and recent.source != source:
+            del self._recent[key]  # parsed from other text
+        self._overrides[key] = source
 
     def registered(self) -> list[Path]:
         """The files whose original text was registered, in registration order."""

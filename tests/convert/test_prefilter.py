@@ -177,3 +177,12 @@ def test_memory_holds_the_bases_not_every_file(tmp_path) -> None:
         assert result.changed
     assert list(conv.tree._modules) == [(tmp_path / "_base_/s.py").resolve()]
     assert len(conv._outcomes) == 1
+
+
+def test_a_forgotten_module_is_not_reused_for_new_text(tmp_path) -> None:
+    write_tree(tmp_path, {"a.py": "x = 1\n", "child.py": "_base_ = ['a.py']\n"})
+    conv = Converter(ConvertOptions())
+    conv.convert_source("optimizer = dict(type='SGD', lr=0.1)\n", tmp_path / "a.py")
+    # new text for the same file, decided by the prefilter (the old module stays unused)
+    assert not conv.convert_source("y = 2\n", tmp_path / "a.py").changed
+    assert conv.tree.module(tmp_path / "a.py").source == "y = 2\n"
