@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+#: The 0.x optimizer keys the converter is responsible for: each is converted or carries a TODO.
+OPTIMIZER_KEYS = ("optimizer", "optimizer_config", "fp16")
+#: The 0.x schedule and loop keys (docs/schedules.md), likewise.
+SCHEDULE_KEYS = ("lr_config", "momentum_config", "runner", "total_epochs", "total_iters")
+
 #: MMEngine's constructor of one wrapper per top-level key of ``optim_wrapper`` (MMagic GANs).
 MULTI_CONSTRUCTOR = "MultiOptimWrapperConstructor"
 

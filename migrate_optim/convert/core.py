@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migrate_optim import facts
 from migrate_optim.convert import codebase as cb
 from migrate_optim.convert import prefilter
 from migrate_optim.convert.emit import (
@@ -97,9 +98,9 @@ class ConvertResult:
 
 
 #: the 0.x keys this tool is responsible for: each must be converted or carry a TODO
-OPTIMIZER_KEYS = ("optimizer", "optimizer_config", "fp16")
+OPTIMIZER_KEYS = facts.OPTIMIZER_KEYS
 #: the 0.x schedule keys (docs/schedules.md): the same, with their own leftover id
-SCHEDULE_KEYS = ("lr_config", "momentum_config", "runner", "total_epochs", "total_iters")
+SCHEDULE_KEYS = facts.SCHEDULE_KEYS
 #: 0.x-only top-level keys that MMEngine never reads: a base outside the run may keep them
 IGNORED_BY_1X = (
     *OPTIMIZER_KEYS,

@@ -25,22 +25,14 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
+from migrate_optim import facts
 from migrate_optim.convert import codebase as cb
 from migrate_optim.convert.rules import consumable_keys
 from migrate_optim.convert.rules._gan import CLASSES, GAN_CODEBASES
 
-#: the 0.x keys every conversion must account for (``core.OPTIMIZER_KEYS`` and
-#: ``core.SCHEDULE_KEYS``: a leftover TODO, or a dynamic binding, touches them)
-_ALWAYS_EXTRA = (
-    "optimizer",
-    "optimizer_config",
-    "fp16",
-    "lr_config",
-    "momentum_config",
-    "runner",
-    "total_epochs",
-    "total_iters",
-)
+#: the 0.x keys every conversion must account for (a leftover TODO, or a dynamic binding,
+#: touches them even where no rule consumes them)
+_ALWAYS_EXTRA = facts.OPTIMIZER_KEYS + facts.SCHEDULE_KEYS
 
 
 @dataclass(frozen=True)

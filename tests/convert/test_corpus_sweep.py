@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from migrate_optim import facts
 from tests.convert.helpers import TODO, TreeResult, chain_has_todo, convert_tree
 from tests.corpus import corpus_root
 
@@ -30,7 +31,7 @@ CORPORA = {
 }
 LEFT_KEYS = ("optimizer", "optimizer_config")
 #: 0.x schedule keys (issue 8): converted, or left with a TODO in the config's chain
-SCHEDULE_KEYS = ("lr_config", "momentum_config", "runner", "total_epochs", "total_iters")
+SCHEDULE_KEYS = facts.SCHEDULE_KEYS
 
 
 @dataclass

@@ -17,19 +17,11 @@ import shutil
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from migrate_optim import facts
 from tests.convert import mmengine_load, oracle  # skips without mmengine
 from tests.convert.helpers import assert_idempotent, chain_has_todo, convert_tree, tree
 
-MAPPED = {
-    "optimizer",
-    "optimizer_config",
-    "fp16",
-    "lr_config",
-    "momentum_config",
-    "runner",
-    "total_epochs",
-    "total_iters",
-}
+MAPPED = {*facts.OPTIMIZER_KEYS, *facts.SCHEDULE_KEYS}
 MODELS = {
     "mmdet": "RetinaNet",
     "mmpose": "TopDown",
