@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from migrate_optim.convert.rules import _gan as gc
 from migrate_optim.convert.static import SDict, SExpr, SList, SLit, SValue, lit
 from migrate_optim.convert.translation import Translation
+from migrate_optim.curves import annealing_cos, warmup_factor
 
 EPOCH = "epoch"
 ITER = "iter"
@@ -150,22 +151,6 @@ def plus_one(value: SValue, cfg: SDict) -> SValue | None:
 # form, what MMEngine's chained schedulers compute recursively.
 
 
-def mmcv_warmup_factor(kind: str, ratio: float, warmup_iters: int, t: int) -> float:
-    """mmcv 1.7's warmup multiplier of the regular lr at iteration ``t`` (1 once ``t >= W``)."""
-    if t >= warmup_iters:
-        return 1.0
-    if kind == "constant":
-        return ratio
-    if kind == "linear":
-        return 1 - (1 - t / warmup_iters) * (1 - ratio)
-    return ratio ** (1 - t / warmup_iters)  # exp
-
-
-def annealing_cos(start: float, end: float, factor: float) -> float:
-    """mmcv's cosine annealing from ``start`` to ``end`` at ``factor`` in [0, 1]."""
-    return end + 0.5 * (start - end) * (math.cos(math.pi * factor) + 1)
-
-
 @dataclass
 class FloorMain:
     """A main schedule with a floor (poly, cosine): the 0.x closed form and the MMEngine step."""
@@ -227,7 +212,7 @@ def warmup_floor_deviation(
     prev_k = 1.0
     for g in range(length):
         # warmup scheduler first (it is listed first), then the main one
-        k = mmcv_warmup_factor(kind, ratio, warmup_iters, g) if g <= warmup_iters else 1.0
+        k = warmup_factor(kind, ratio, warmup_iters, g) if g <= warmup_iters else 1.0
         if g == 0:
             cur = cur * k
         elif g <= warmup_iters:
@@ -236,7 +221,7 @@ def warmup_floor_deviation(
         last = g - main.begin
         if last >= 1:
             cur = main.step(base, cur, last)
-        want = mmcv_warmup_factor(kind, ratio, warmup_iters, g) * main.closed(base, g)
+        want = warmup_factor(kind, ratio, warmup_iters, g) * main.closed(base, g)
         if want > 0:
             dev = abs(cur - want) / want
             if dev > worst:

@@ -29,8 +29,9 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from math import cos, pi
 from typing import Any
+
+from migrate_optim.curves import annealing_cos, annealing_linear, warmup_factor
 
 __all__ = [
     "LR_HOOKS",
@@ -49,16 +50,6 @@ __all__ = [
 
 class LegacyScheduleError(Exception):
     """The 0.x schedule cannot run: mmcv would raise, or the policy is not modelled here."""
-
-
-def annealing_cos(start: float, end: float, factor: float, weight: float = 1.0) -> float:
-    """Cosine from ``weight·start + (1-weight)·end`` (factor 0) to ``end`` (factor 1)."""
-    return end + 0.5 * weight * (start - end) * (cos(pi * factor) + 1)
-
-
-def annealing_linear(start: float, end: float, factor: float) -> float:
-    """Linear from ``start`` (factor 0) to ``end`` (factor 1)."""
-    return start + (end - start) * factor
 
 
 def format_param(name: str, optim: Any, param: Any) -> list[Any]:
@@ -171,12 +162,7 @@ class LrUpdaterHook:
         return [self.get_lr(runner, b) for b in self.base_lr]
 
     def _warmup_factor(self, cur_iter: int) -> float:
-        r, w = self.warmup_ratio, self.warmup_iters
-        if self.warmup == "constant":
-            return r
-        if self.warmup == "linear":
-            return 1 - (1 - cur_iter / w) * (1 - r)
-        return r ** (1 - cur_iter / w)
+        return warmup_factor(self.warmup, self.warmup_ratio, self.warmup_iters, cur_iter)
 
     def get_warmup_lr(self, cur_iter: int) -> Any:
         """The regular lr times the warmup factor of ``cur_iter``."""
